@@ -1,0 +1,141 @@
+"""Reading an Ansible inventory before a job runs: which hosts it targets, and whether the
+variables that roles declare as numbers are numbers.
+
+Everything here runs in-process through Ansible's own inventory classes, so what is checked
+is what ``ansible-playbook`` will see.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runner import config
+from runner.errors import ConfigError
+
+#: Role argument-spec types whose values must parse as numbers.
+_NUMERIC_TYPES = {"int": int, "float": float}
+
+
+def _quiet_ansible() -> None:
+    """Point Ansible at the repo's config and make an unparsable source an error."""
+    os.environ.setdefault("ANSIBLE_CONFIG", str(config.REPO_ROOT / "ansible.cfg"))
+    os.environ["ANSIBLE_INVENTORY_UNPARSED_FAILED"] = "True"
+    os.environ["ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED"] = "True"
+    os.environ.setdefault(config.STATE_DIR_ENV, str(config.state_dir()))
+
+
+@dataclass
+class Targets:
+    """The hosts a job will run on, with each host's variables as the inventory sets them."""
+
+    inventory: Path
+    hosts: list[str]
+    variables: dict[str, dict[str, Any]]
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(config.REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def resolve_targets(inventory: Path, pattern: str, limit: str | None) -> Targets:
+    """Hosts that ``pattern`` (a play's ``hosts:``) and ``limit`` select in ``inventory``.
+
+    Raises :class:`ConfigError` for a missing or unparsable inventory and for a limit
+    element that matches no host, naming the element and the hosts that exist.
+    """
+    inventory = inventory.resolve()
+    shown = _display_path(inventory)
+    if not inventory.exists():
+        raise ConfigError(
+            f"inventory {shown} does not exist; pass --inventory with a file or folder "
+            f"(the built-in lab's is {_display_path(config.default_inventory())})"
+        )
+    if not os.access(inventory, os.R_OK):
+        raise ConfigError(f"inventory {shown} is not readable; fix its permissions")
+
+    _quiet_ansible()
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    try:
+        manager = InventoryManager(loader=loader, sources=[str(inventory)])
+    except AnsibleError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"inventory {shown} cannot be parsed: {first}") from exc
+
+    known = sorted(host.name for host in manager.get_hosts("all"))
+    if limit:
+        for element in (part.strip() for part in limit.replace(":", ",").split(",")):
+            if not element or element[0] in "!&":
+                continue
+            if not manager.list_hosts(element):
+                raise ConfigError(
+                    f"--limit: {element!r} matches no host in {shown}; "
+                    f"known hosts: {', '.join(known) or 'none'}"
+                )
+        manager.subset(limit)
+
+    hosts = [host.name for host in manager.get_hosts(pattern)]
+    if not hosts:
+        raise ConfigError(
+            f"no host of {shown} is in {pattern!r}"
+            + (f" within --limit {limit!r}" if limit else "")
+            + "; add hosts to that group or change --limit"
+        )
+    variables = VariableManager(loader=loader, inventory=manager)
+    per_host = {
+        name: variables.get_vars(host=manager.get_host(name), include_hostvars=False)
+        for name in hosts
+    }
+    return Targets(inventory=inventory, hosts=hosts, variables=per_host)
+
+
+def numeric_options(roles_dir: Path) -> dict[str, tuple[str, str]]:
+    """Role options declared ``int`` or ``float`` in ``meta/argument_specs.yml``.
+
+    Returns option name -> (role, type).
+    """
+    options: dict[str, tuple[str, str]] = {}
+    for spec_file in sorted(roles_dir.glob("*/meta/argument_specs.yml")):
+        role = spec_file.parent.parent.name
+        specs = yaml.safe_load(spec_file.read_text()) or {}
+        for entry in (specs.get("argument_specs") or {}).values():
+            for name, option in (entry.get("options") or {}).items():
+                kind = option.get("type")
+                if kind in _NUMERIC_TYPES:
+                    options[name] = (role, kind)
+    return options
+
+
+def check_numeric_variables(targets: Targets, roles_dir: Path) -> None:
+    """Refuse a run where a host sets a numeric role option (a threshold) to a non-number."""
+    options = numeric_options(roles_dir)
+    problems: list[str] = []
+    for host in targets.hosts:
+        for name, value in targets.variables[host].items():
+            if name not in options or isinstance(value, bool):
+                continue
+            role, kind = options[name]
+            if isinstance(value, int | float) or (isinstance(value, str) and "{{" in value):
+                continue
+            try:
+                _NUMERIC_TYPES[kind](str(value))
+            except ValueError:
+                problems.append(
+                    f"{_display_path(targets.inventory)}: host {host!r}: variable {name!r} "
+                    f"(role {role}) is {value!r}; expected a number ({kind}): set it in the "
+                    f"host's or group's vars"
+                )
+    if problems:
+        raise ConfigError("\n".join(problems))

@@ -1,0 +1,267 @@
+"""Running playbooks through ansible-runner and recording what they find.
+
+A job is one playbook run. It gets its own private data folder (``<state>/runs/<id>``),
+its events are consumed as they arrive, and the check results they carry are written to
+the store in batches. The run row is written before Ansible starts and ended after the
+last batch, so a run that dies half-way is marked interrupted, never finished.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runner import config
+from runner.errors import RunError
+from runner.inventory import Targets, check_numeric_variables, resolve_targets
+from runner.store import Store
+from runner.store.db import ResultRow
+
+log = logging.getLogger(__name__)
+
+#: The result key under which the ``opskeeper_check`` action plugin returns its verdicts.
+CHECKS_KEY = "opskeeper_checks"
+
+#: Check id recorded for a host that Ansible could not reach.
+UNREACHABLE_CHECK = "host.reachable"
+
+#: Check id recorded for a host that ended the run without any verdict.
+NO_RESULT_CHECK = "host.run"
+
+PLAYBOOKS = config.REPO_ROOT / "playbooks"
+
+ProgressCallback = Callable[[int, int, str, str], None]
+
+
+def current_user() -> str:
+    """The person behind the run: the sudo caller when run through sudo."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to run: the job's kind, its playbook, where and why."""
+
+    kind: str
+    playbook: Path
+    inventory: Path
+    host_pattern: str
+    limit: str | None = None
+    trigger: str = "manual"
+    started_by: str = field(default_factory=current_user)
+    extravars: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobResult:
+    run_id: str
+    status: str
+    rc: int | None
+    hosts: dict[str, tuple[str, str | None]]
+    counts: dict[str, int]
+    private_data_dir: Path
+
+    @property
+    def has_failures(self) -> bool:
+        return self.counts.get("fail", 0) + self.counts.get("error", 0) > 0
+
+    @property
+    def has_unreachable(self) -> bool:
+        return any(outcome == "unreachable" for outcome, _ in self.hosts.values())
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC start time plus a random suffix."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+class EventSink:
+    """Consumes ansible-runner events: verdicts to the store, hosts done to the progress."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        hosts: list[str],
+        progress: ProgressCallback | None,
+        batch_size: int = 500,
+        flush_seconds: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.expected = set(hosts)
+        self.progress = progress
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.pending: list[ResultRow] = []
+        self.last_flush = time.monotonic()
+        self.outcomes: dict[str, tuple[str, str | None]] = {}
+        self.counts: dict[str, int] = {}
+        self.events = 0
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        self.events += 1
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        if kind == "runner_on_unreachable" and host:
+            reason = _reason(data.get("res"))
+            self._add(
+                ResultRow(host, UNREACHABLE_CHECK, "", "unreachable", None, None, None, reason)
+            )
+            self._host_done(host, "unreachable", reason)
+        elif kind == "runner_on_failed" and host and not data.get("ignore_errors"):
+            reason = f"task {data.get('task', '?')!r} failed: {_reason(data.get('res'))}"
+            self._add(ResultRow(host, NO_RESULT_CHECK, "", "error", None, None, None, reason))
+            self._host_done(host, "failed", reason)
+        elif kind == "runner_on_ok" and host:
+            checks = (data.get("res") or {}).get(CHECKS_KEY)
+            if isinstance(checks, list):
+                for check in checks:
+                    self._add(_row(host, check))
+                self._host_done(host, "ok", None)
+        if len(self.pending) >= self.batch_size or (
+            self.pending and time.monotonic() - self.last_flush >= self.flush_seconds
+        ):
+            self.flush()
+        return True
+
+    def _add(self, row: ResultRow) -> None:
+        self.pending.append(row)
+        self.counts[row.status] = self.counts.get(row.status, 0) + 1
+
+    def _host_done(self, host: str, outcome: str, reason: str | None) -> None:
+        # A host judged by several plays counts once; a later failure overrides "ok".
+        first = host not in self.outcomes
+        if first or outcome != "ok":
+            self.outcomes[host] = (outcome, reason)
+        if first and self.progress:
+            self.progress(len(self.outcomes), len(self.expected), host, outcome)
+
+    def flush(self) -> None:
+        rows, self.pending = self.pending, []
+        self.store.add_results(self.run_id, rows)
+        self.last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Record a row for every expected host that produced no verdict, then flush."""
+        for host in sorted(self.expected - self.outcomes.keys()):
+            reason = "the host ended the run without any check result"
+            self._add(ResultRow(host, NO_RESULT_CHECK, "", "error", None, None, None, reason))
+            self.outcomes[host] = ("failed", reason)
+        self.flush()
+
+
+def _reason(res: Any) -> str:
+    if not isinstance(res, dict):
+        return "no reason given"
+    msg = res.get("msg") or res.get("stderr") or res.get("module_stderr") or "no reason given"
+    return " ".join(str(msg).split())[:500]
+
+
+def _row(host: str, check: dict[str, Any]) -> ResultRow:
+    return ResultRow(
+        host=host,
+        check_id=str(check.get("check_id", "unknown")),
+        subject=str(check.get("subject") or ""),
+        status=str(check.get("status", "error")),
+        value=check.get("value"),
+        unit=check.get("unit"),
+        thresholds=check.get("thresholds"),
+        message=check.get("message"),
+    )
+
+
+def prepare(spec: JobSpec) -> Targets:
+    """Everything that can be refused before a run starts: inventory, limit, thresholds."""
+    if not spec.playbook.is_file():
+        raise RunError(f"playbook {spec.playbook} does not exist")
+    targets = resolve_targets(spec.inventory, spec.host_pattern, spec.limit)
+    check_numeric_variables(targets, config.REPO_ROOT / "roles")
+    return targets
+
+
+def run_job(
+    store: Store,
+    spec: JobSpec,
+    targets: Targets,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> JobResult:
+    """Run one playbook through ansible-runner and record it; return how it went."""
+    import ansible_runner
+
+    run_id = new_run_id()
+    private = config.runs_dir() / run_id
+    private.mkdir(mode=0o700)
+    store.start_run(
+        run_id,
+        kind=spec.kind,
+        playbook=str(spec.playbook.relative_to(config.REPO_ROOT)),
+        trigger=spec.trigger,
+        started_by=spec.started_by,
+        inventory=str(targets.inventory),
+        limit=spec.limit,
+        hosts=targets.hosts,
+    )
+    sink = EventSink(store, run_id, targets.hosts, progress)
+    cancel = cancel or threading.Event()
+    bindir = Path(sys.executable).parent
+    envvars = {
+        "ANSIBLE_CONFIG": str(config.REPO_ROOT / "ansible.cfg"),
+        config.STATE_DIR_ENV: str(config.state_dir()),
+        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    binary = bindir / "ansible-playbook"
+    log.info("run %s: %s on %d hosts", run_id, spec.kind, len(targets.hosts))
+
+    status, rc, message = "failed", None, None
+    try:
+        result = ansible_runner.run(
+            private_data_dir=str(private),
+            project_dir=str(config.REPO_ROOT),
+            playbook=str(spec.playbook),
+            inventory=str(targets.inventory),
+            limit=spec.limit,
+            ident=run_id,
+            envvars=envvars,
+            extravars=spec.extravars or None,
+            binary=str(binary) if binary.exists() else None,
+            event_handler=sink,
+            cancel_callback=cancel.is_set,
+            quiet=True,
+        )
+        rc = result.rc
+        if result.status == "canceled":
+            status, message = "interrupted", "the run was cancelled"
+        elif result.status == "successful" or rc in (2, 4):
+            # rc 2 and 4: some hosts failed or were unreachable; their rows say which.
+            status = "finished"
+        else:
+            status = "failed"
+            message = f"ansible-playbook ended with status {result.status}, rc {rc}"
+        sink.close()
+    except BaseException as exc:
+        status = "interrupted"
+        message = f"the controller stopped the run: {exc.__class__.__name__}"
+        sink.flush()
+        raise
+    finally:
+        store.finish_run(run_id, status, rc, sink.outcomes, message)
+        log.info("run %s: %s (rc %s, %d events)", run_id, status, rc, sink.events)
+
+    if status == "failed":
+        stdout = private / "artifacts" / run_id / "stdout"
+        raise RunError(f"run {run_id}: {message}; see {stdout}")
+    return JobResult(run_id, status, rc, sink.outcomes, sink.counts, private)

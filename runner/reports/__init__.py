@@ -1,0 +1,1 @@
+"""Reports rendered from the store, never from a live run."""

@@ -1,0 +1,93 @@
+"""The store's tables: runs, hosts, per-host run outcomes and check results.
+
+A *run* is one playbook execution. A *check result* is one verdict on one host for one
+check id and subject (a mount point, a service, a port) within one run. Reports are
+rendered from these rows only, never from a live run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: Run states. A run is ``running`` until it ends; a run whose controller process died
+#: without ending it is found by :func:`runner.store.db.reap_stale_runs` and marked
+#: ``interrupted``, so a half-done run is never shown as finished.
+RUN_STATES = ("running", "finished", "failed", "interrupted")
+
+#: Verdicts of a check, worst last but one: ``unreachable`` means the host was not seen.
+CHECK_STATUSES = ("ok", "warn", "fail", "error", "unreachable")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    playbook: Mapped[str] = mapped_column(String(255))
+    trigger: Mapped[str] = mapped_column(String(20))
+    started_by: Mapped[str] = mapped_column(String(120))
+    inventory: Mapped[str] = mapped_column(Text)
+    limit: Mapped[str | None] = mapped_column(Text)
+    controller: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    #: Start time of the controller process in clock ticks since boot (``/proc/PID/stat``
+    #: field 22): with the pid it tells a live run from one whose pid was reused.
+    pid_start: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    rc: Mapped[int | None]
+    hosts_total: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+
+    hosts: Mapped[list[RunHost]] = relationship(back_populates="run")
+
+
+class Host(Base):
+    __tablename__ = "hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class RunHost(Base):
+    """How one host fared in one run: ``ok``, ``failed`` or ``unreachable``."""
+
+    __tablename__ = "run_hosts"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str | None] = mapped_column(Text)
+
+    run: Mapped[Run] = relationship(back_populates="hosts")
+    host: Mapped[Host] = relationship()
+
+
+class CheckResult(Base):
+    __tablename__ = "check_results"
+    __table_args__ = (Index("ix_check_results_host_check", "host_id", "check_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"))
+    check_id: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(20))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+
+    host: Mapped[Host] = relationship()
