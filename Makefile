@@ -1,0 +1,82 @@
+# Opskeeper's two commands: `make demo` and `make test`. Both do all set-up on a fresh
+# Debian 12 machine (as root, or as a user with sudo), are idempotent, and are quick the
+# second time: each step leaves a stamp and runs again only when its inputs change.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STATE := var
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+# Debian packages the controller needs: the lab (debootstrap, unshare and mount from
+# util-linux, ssh), the venv, and git.
+DEBS := debootstrap util-linux mount openssh-client python3-venv git ca-certificates
+
+.PHONY: help demo test lint unit integration debs venv dev lab-up lab-down clean
+
+help:
+	@echo "make demo   bring the lab up, run the nightly inspection, write its report"
+	@echo "make test   lint and run the whole test suite (unit, integration, molecule)"
+	@echo "make lab-down   stop the lab"
+
+debs:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: $(BIN)/activate requirements.txt pyproject.toml
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: debs $(VENV)/.runtime
+dev: debs $(VENV)/.dev
+
+$(STATE):
+	mkdir -p -m 700 $(STATE)
+
+lab-up: venv | $(STATE)
+	$(SUDO) $(BIN)/opskeeper lab up
+
+lab-down:
+	$(SUDO) $(BIN)/opskeeper lab down
+
+# The inspection exits 3, 4 or 5 when it finds failures or unreachable hosts: that is a
+# report, not a broken demo.
+demo: lab-up
+	@rc=0; $(BIN)/opskeeper inspect || rc=$$?; \
+	if [ $$rc -ne 0 ] && [ $$rc -lt 3 ]; then exit $$rc; fi
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ansible-lint --profile production playbooks/ roles/
+
+unit: dev
+	$(BIN)/pytest tests/unit
+
+integration: dev | $(STATE)
+	$(SUDO) env "PATH=$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/integration
+
+test: lint | $(STATE)
+	$(SUDO) env "PATH=$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests
+
+clean: lab-down
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
