@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from runner.jobs import NO_RESULT_CHECK, UNREACHABLE_CHECK, EventSink, new_run_id
+from runner.store import Store
+from runner.store.models import CheckResult, Host
+
+
+def _event(kind: str, host: str, **data: Any) -> dict[str, Any]:
+    return {"event": kind, "event_data": {"host": host, **data}}
+
+
+def _checks(*statuses: str) -> dict[str, Any]:
+    return {
+        "changed": False,
+        "opskeeper_checks": [
+            {
+                "check_id": f"linux.check{i}",
+                "subject": "",
+                "status": status,
+                "value": i,
+                "unit": None,
+                "thresholds": {"warn": 1},
+                "message": f"{status} message",
+            }
+            for i, status in enumerate(statuses)
+        ],
+    }
+
+
+def _stored(store: Store, run_id: str) -> list[tuple[str, str, str]]:
+    with store.session() as session:
+        rows = session.execute(
+            select(Host.name, CheckResult.check_id, CheckResult.status)
+            .join(Host, Host.id == CheckResult.host_id)
+            .where(CheckResult.run_id == run_id)
+            .order_by(Host.name, CheckResult.check_id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def test_run_ids_sort_by_time_and_differ() -> None:
+    first, second = new_run_id(), new_run_id()
+    assert first != second and len(first) == len(second)
+
+
+def test_sink_records_verdicts_unreachable_and_silent_hosts(store: Store) -> None:
+    store.start_run("r", "inspect", "p", "manual", "t", "inv", None, ["a", "b", "c"])
+    seen: list[tuple[int, int, str, str]] = []
+    sink = EventSink(store, "r", ["a", "b", "c"], lambda *args: seen.append(args))
+
+    sink(_event("runner_on_ok", "a", task="Measure", res={"changed": False}))
+    sink(_event("runner_on_ok", "a", task="Judge", res=_checks("ok", "fail")))
+    sink(_event("runner_on_unreachable", "b", res={"msg": "ssh: connect refused"}))
+    sink(_event("playbook_on_stats", ""))
+    sink.close()
+
+    assert _stored(store, "r") == [
+        ("a", "linux.check0", "ok"),
+        ("a", "linux.check1", "fail"),
+        ("b", UNREACHABLE_CHECK, "unreachable"),
+        ("c", NO_RESULT_CHECK, "error"),
+    ]
+    assert seen == [(1, 3, "a", "ok"), (2, 3, "b", "unreachable")]
+    assert sink.outcomes["b"] == ("unreachable", "ssh: connect refused")
+    assert sink.outcomes["c"][0] == "failed"
+    assert sink.counts == {"ok": 1, "fail": 1, "unreachable": 1, "error": 1}
+
+
+def test_sink_ignores_failures_that_the_play_ignores(store: Store) -> None:
+    store.start_run("r", "inspect", "p", "manual", "t", "inv", None, ["a"])
+    sink = EventSink(store, "r", ["a"], None)
+    sink(_event("runner_on_failed", "a", task="t", ignore_errors=True, res={"msg": "x"}))
+    sink(_event("runner_on_failed", "a", task="Probe", res={"msg": "no python"}))
+    sink.close()
+    assert _stored(store, "r") == [("a", NO_RESULT_CHECK, "error")]
+    assert sink.outcomes["a"] == ("failed", "task 'Probe' failed: no python")
+
+
+def test_sink_flushes_in_batches(store: Store) -> None:
+    store.start_run("r", "inspect", "p", "manual", "t", "inv", None, ["a", "b"])
+    sink = EventSink(store, "r", ["a", "b"], None, batch_size=3, flush_seconds=3600)
+    sink(_event("runner_on_ok", "a", res=_checks("ok", "ok")))
+    assert _stored(store, "r") == []
+    sink(_event("runner_on_ok", "b", res=_checks("ok", "warn")))
+    assert len(_stored(store, "r")) == 4
