@@ -59,7 +59,7 @@ def test_unknown_host_in_limit_names_it_and_the_known_hosts(inventory: Path) -> 
 
 
 def test_limit_outside_the_play_is_refused(inventory: Path) -> None:
-    with pytest.raises(ConfigError, match="no host of .* is in 'linux' within --limit 'sw01'"):
+    with pytest.raises(ConfigError, match=r"no host of .* is in 'linux' within --limit 'sw01'"):
         resolve_targets(inventory, "linux", "sw01")
 
 

@@ -107,5 +107,5 @@ def test_process_start_is_none_for_a_gone_process() -> None:
 
 def test_an_unusable_url_is_one_clear_error(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/missing/dir/x.db"
-    with pytest.raises(StoreError, match="cannot open the store at .*OPSKEEPER_DB_URL"):
+    with pytest.raises(StoreError, match=r"cannot open the store at .*OPSKEEPER_DB_URL"):
         open_store(url)
