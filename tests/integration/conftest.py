@@ -10,7 +10,6 @@ import pytest
 
 from runner import config
 
-
 HERE = Path(__file__).parent
 
 
