@@ -28,3 +28,7 @@ class RunError(OpskeeperError):
 
 class ReportError(OpskeeperError):
     """A report cannot be rendered from the store."""
+
+
+class CmdbError(ConfigError):
+    """The CMDB is malformed, or a change to it was refused; the message lists every problem."""

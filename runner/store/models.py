@@ -91,3 +91,21 @@ class CheckResult(Base):
     recorded_at: Mapped[datetime]
 
     host: Mapped[Host] = relationship()
+
+
+class AuditEntry(Base):
+    """Who changed what and when: one row per operation that edits the CMDB or a host.
+
+    ``actor`` is the person (the sudo caller when run through sudo), ``action`` a dotted
+    verb (``spares.replace``), ``asset`` the asset's name when the operation concerns one,
+    and ``details`` what an auditor needs to retrace it (part, quantities, serials, files).
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    asset: Mapped[str | None] = mapped_column(String(255), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
