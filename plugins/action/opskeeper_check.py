@@ -531,7 +531,7 @@ def parse_args(args: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
 
 def summary_text(counts: Mapping[str, int]) -> str:
     total = sum(counts.values())
-    return f"{total} checks: " + ", ".join(f"{counts[status]} {status}" for status in STATUSES)
+    return f"judged {total}: " + ", ".join(f"{counts[status]} {status}" for status in STATUSES)
 
 
 class ActionModule(ActionBase):  # type: ignore[misc]

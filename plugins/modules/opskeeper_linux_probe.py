@@ -341,7 +341,7 @@ def probe_memory() -> list[dict[str, Any]]:
     swap = swap_usage(meminfo)
     swap_total = meminfo.get("SwapTotal", 0)
     swap_message = (
-        f"{format_number(swap)} % of swap used" if swap_total else "no swap configured (0 %)"
+        f"{format_number(swap)} % of swap used" if swap_total else "no swap configured, 0 % used"
     )
     return [
         measurement(
@@ -542,7 +542,7 @@ def probe_required_processes(names: list[str], processes: list[Process]) -> list
     for name in names:
         pids = sorted(process.pid for process in processes if process_matches(name, process))
         message = (
-            f"process {name} is running ({len(pids)} found)"
+            f"process {name} is running, {len(pids)} found"
             if pids
             else f"process {name} is not running"
         )
@@ -685,26 +685,24 @@ def _service_state(name: str) -> tuple[bool, str]:
     if systemd_running():
         rc, out, _ = run(["systemctl", "is-active", name], timeout=20)
         state = out.strip() or f"rc {rc}"
-        return rc == 0, f"systemctl is-active: {state}"
+        return rc == 0, f"systemctl is-active says {state}"
 
     if which("service"):
         rc, _, _ = run(["service", name, "status"], timeout=20)
-        return rc == 0, f"service {name} status: rc {rc}"
+        return rc == 0, f"service {name} status gave rc {rc}"
 
     script = os.path.join("/etc/init.d", name)
     if not os.path.exists(script):
         return False, "no such service"
     rc, _, _ = run([script, "status"], timeout=20)
-    return rc == 0, f"{script} status: rc {rc}"
+    return rc == 0, f"{script} status gave rc {rc}"
 
 
 def probe_required_service(name: str) -> list[dict[str, Any]]:
     active, how = _service_state(name)
     state = "active" if active else "not active"
     return [
-        measurement(
-            "linux.service.required", name, active, "", f"service {name} is {state} ({how})"
-        )
+        measurement("linux.service.required", name, active, "", f"service {name} is {state}: {how}")
     ]
 
 
@@ -875,8 +873,8 @@ def probe_time_sync(status_if_unsynced: str, processes: list[Process]) -> list[d
         f" estimated error {format_number(esterror / 1e6)} s"
     )
     message = (
-        f"clock {'synchronised' if synced else 'not synchronised'} ({errors};"
-        f" time daemon: {daemon or 'none running'})"
+        f"clock {'synchronised' if synced else 'not synchronised'}: {errors},"
+        f" {'time daemon ' + daemon if daemon else 'no time daemon running'}"
     )
     details = {
         "clock_state": state,
@@ -972,7 +970,7 @@ def _update_measurements(
             "packages",
             len(pending),
             "packages",
-            f"{len(pending)} updates pending ({manager})",
+            f"{len(pending)} {manager} updates pending",
             dict(details, packages=pending[:MAX_NAMES]),
         )
     ]
@@ -993,7 +991,7 @@ def _update_measurements(
                 "packages",
                 len(security),
                 "packages",
-                f"{len(security)} security updates pending ({manager})",
+                f"{len(security)} {manager} security updates pending",
                 dict(details, packages=security[:MAX_NAMES]),
             )
         )
@@ -1098,9 +1096,9 @@ def probe_certificate(
     days = days_until(not_after, now)
     when = not_after.strftime("%Y-%m-%d")
     if days >= 0:
-        message = f"certificate {path} expires in {format_number(days)} days ({when})"
+        message = f"certificate {path} expires in {format_number(days)} days, on {when}"
     else:
-        message = f"certificate {path} expired {format_number(-days)} days ago ({when})"
+        message = f"certificate {path} expired {format_number(-days)} days ago, on {when}"
     details = {"not_after": not_after.isoformat(), "subject": parse_subject(out)}
     return [measurement("linux.cert.expiry", path, days, "days", message, details)]
 
@@ -1218,7 +1216,7 @@ def probe_failed_logins(window_hours: int) -> list[dict[str, Any]]:
     if count is None:
         raise RuntimeError("no failed-login record readable (" + "; ".join(tried) + ")")
 
-    message = f"{count} failed logins in the last {window_hours} hours ({source})"
+    message = f"{count} failed logins in {source} in the last {window_hours} hours"
     details = {
         "source": source,
         "window_hours": window_hours,
