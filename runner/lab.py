@@ -584,15 +584,8 @@ class Lab:
         # Its own mount and PID namespaces: whatever debootstrap mounts, or leaves running,
         # goes away with it and never lands in the machine's mount table.
         options = ["--variant=minbase", f"--include={','.join(BASE_PACKAGES)}"]
-        command = [
-            *_UNSHARE_PRIVATE,
-            "--mount-proc",
-            debootstrap,
-            *options,
-            SUITE,
-            str(tmp),
-            mirror,
-        ]
+        target = [SUITE, str(tmp), mirror]
+        command = [*_UNSHARE_PRIVATE, "--mount-proc", debootstrap, *options, *target]
         with build_log.open("wb") as out:
             done = subprocess.run(
                 command,
@@ -609,7 +602,11 @@ class Lab:
                 f"{build_log}, fix the cause, and run `lab up` again"
             )
 
-        self._configure_base(tmp, mirror, security)
+        try:
+            self._configure_base(tmp, mirror, security)
+        except (LabError, OSError):
+            self._remove_tree(tmp)
+            raise
         (tmp / _BASE_MARKER).write_text(
             f"built {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} from {mirror}\n", encoding="utf-8"
         )
@@ -665,12 +662,9 @@ class Lab:
         btmp = root / "var/log/btmp"
         btmp.touch()
         btmp.chmod(0o660)
-        with contextlib.suppress(KeyError, OSError):
-            group = (root / "etc/group").read_text(encoding="utf-8")
-            utmp_gid = next(
-                int(line.split(":")[2]) for line in group.splitlines() if line.startswith("utmp:")
-            )
-            os.chown(btmp, 0, utmp_gid)
+        for line in (root / "etc/group").read_text(encoding="utf-8").splitlines():
+            if line.startswith("utmp:"):
+                os.chown(btmp, 0, int(line.split(":")[2]))
         (root / "usr/sbin/policy-rc.d").unlink(missing_ok=True)
 
     def _remove_tree(self, path: Path) -> None:
@@ -759,6 +753,12 @@ class Lab:
                 leftovers.append(spec.name)
             launch.append(spec)
 
+        for spec in launch:
+            if not _port_free(spec.address):
+                raise LabError(
+                    f"{spec.address}:{SSH_PORT} is already in use (another sshd on "
+                    f"0.0.0.0:{SSH_PORT}?): free that port, then start {spec.name} again"
+                )
         # Folders of hosts that died on their own: clear them before reusing name or address.
         self._stop(leftovers)
         for spec in launch:
@@ -772,11 +772,6 @@ class Lab:
 
     def _launch(self, spec: LabHostSpec) -> None:
         """Write the host's files and start its namespaces; do not wait for anything."""
-        if not _port_free(spec.address):
-            raise LabError(
-                f"{spec.address}:{SSH_PORT} is already in use (another sshd on "
-                f"0.0.0.0:{SSH_PORT}?): free that port, then start {spec.name} again"
-            )
         host_dir = self._host_dir(spec.name)
         self.hosts_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         host_dir.mkdir(mode=0o755)
