@@ -1,0 +1,1 @@
+"""The CMDB: asset records in YAML, validated, turned into an Ansible inventory."""
