@@ -1,0 +1,278 @@
+"""``opskeeper cmdb`` and ``opskeeper spares``: the CMDB on the command line.
+
+Both groups are registered on the main command in :mod:`runner.cli`. Each also stands
+alone (tests invoke them directly), so each turns an :class:`OpskeeperError` into
+``error:`` lines on stderr and exit code 1 itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from runner import config
+from runner.errors import OpskeeperError
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_INVALID = 1
+
+
+class _Group(click.Group):
+    """Turns every :class:`OpskeeperError` into ``error:`` lines and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OpskeeperError as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"error: {line}", err=True)
+            ctx.exit(EXIT_INVALID)
+
+
+_inventory_option = click.option(
+    "-i",
+    "--inventory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CMDB folder (or its cmdb.yml). Default: inventory/lab when it is a CMDB, "
+    "else inventory/example.",
+)
+
+
+def _root(inventory: Path | None) -> Path:
+    from runner.cmdb.load import default_root
+
+    return inventory if inventory is not None else default_root()
+
+
+def _shown(path: Path) -> str:
+    from runner.cmdb.source import shown_path
+
+    return shown_path(path)
+
+
+@click.group(cls=_Group)
+def cmdb() -> None:
+    """Validate the CMDB, show what depends on an asset, draw its relations."""
+
+
+@cmdb.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check CMDB folders and print every problem, each with file and line.
+
+    Default: the inventory folders of the repository that hold a cmdb.yml (the example
+    when no other is a CMDB yet). Exits 1 when any problem is found.
+    """
+    from runner.cmdb.inventory import inventory_hosts
+    from runner.cmdb.load import check_cmdb, default_roots
+
+    roots = list(paths) or default_roots()
+    if not roots:
+        raise OpskeeperError(
+            f"no folder under {config.REPO_ROOT / 'inventory'} holds a cmdb.yml; "
+            "give the CMDB folder to validate"
+        )
+    failed = 0
+    for root in roots:
+        found, problems = check_cmdb(root)
+        if found is None:
+            failed += 1
+            for problem in problems:
+                click.echo(str(problem))
+            count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+            click.echo(f"{_shown(root)}: {count}; the CMDB is not valid", err=True)
+            continue
+        hosts = len(inventory_hosts(found))
+        click.echo(
+            f"{_shown(root)}: valid ({len(found.assets)} assets, {hosts} inventory hosts, "
+            f"{len(found.spares)} spare parts, {len(found.files)} files)"
+        )
+    if failed:
+        sys.exit(EXIT_INVALID)
+
+
+@cmdb.command()
+@click.argument("asset")
+@_inventory_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a tree.")
+def impact(asset: str, inventory: Path | None, as_json: bool) -> None:
+    """List everything that depends on ASSET (a name or tag), transitively.
+
+    Follows runs_on and depends_on backwards; cables (connected_to) and backups
+    (backed_up_to) are not dependence.
+    """
+    from runner.cmdb.load import load_cmdb
+    from runner.cmdb.relations import impact as find_impact
+    from runner.cmdb.relations import impact_tree
+
+    start, impacted = find_impact(load_cmdb(_root(inventory)), asset)
+    if as_json:
+        rows = [
+            {
+                "asset": item.asset.name,
+                "tag": item.asset.tag,
+                "kind": item.asset.kind,
+                "criticality": item.asset.criticality,
+                "depth": item.depth,
+                "path": list(item.path),
+                "via": list(item.via),
+            }
+            for item in impacted
+        ]
+        click.echo(json.dumps({"asset": start.name, "impacted": rows}, indent=2))
+        return
+    for line in impact_tree(start, impacted):
+        click.echo(line)
+    if impacted:
+        critical = sum(1 for item in impacted if item.asset.criticality == "critical")
+        click.echo(
+            f"{len(impacted)} asset{'s' if len(impacted) != 1 else ''} depend on "
+            f"{start.name} ({critical} critical)"
+        )
+    else:
+        click.echo(f"nothing depends on {start.name}")
+
+
+@cmdb.command()
+@_inventory_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for cmdb.dot and cmdb.svg. Default: the reports folder's cmdb/.",
+)
+def graph(inventory: Path | None, output: Path | None) -> None:
+    """Write the assets and their relations as Graphviz DOT and SVG."""
+    from runner.cmdb.load import load_cmdb
+    from runner.cmdb.relations import write_graph
+
+    folder = output or config.reports_dir() / "cmdb"
+    files = write_graph(load_cmdb(_root(inventory)), folder)
+    click.echo(f"graph: {files.dot}\n       {files.svg}")
+
+
+@cmdb.command()
+@_inventory_option
+@click.option("--days", type=click.IntRange(min=0), help="Warning window (default: the CMDB's).")
+@click.option("--all", "show_all", is_flag=True, help="Also list the checks that are ok.")
+def checks(inventory: Path | None, days: int | None, show_all: bool) -> None:
+    """Show the CMDB's nightly checks: spare stock, warranty and support ends."""
+    from runner.cmdb.checks import cmdb_checks
+    from runner.cmdb.load import load_cmdb
+
+    rows = cmdb_checks(load_cmdb(_root(inventory)), today=date.today(), days=days)
+    shown = [row for row in rows if show_all or row["status"] != "ok"]
+    for row in shown:
+        subject = f" {row['subject']}" if row["subject"] else ""
+        click.echo(
+            f"{row['status']:>4}  {row['host']}: {row['check_id']}{subject}: {row['message']}"
+        )
+    warned = sum(1 for row in rows if row["status"] != "ok")
+    click.echo(f"{len(rows)} checks: {len(rows) - warned} ok, {warned} warn")
+
+
+@click.group(cls=_Group)
+def spares() -> None:
+    """The spare parts store: stock, receiving, issuing and replacing parts."""
+
+
+@spares.command("list")
+@_inventory_option
+def spares_list(inventory: Path | None) -> None:
+    """List every spare part with its stock; parts below their minimum are marked."""
+    from runner.cmdb.load import load_cmdb
+
+    found = load_cmdb(_root(inventory))
+    table = Table(title=f"Spare parts in {_shown(found.root)}", title_justify="left")
+    for column in ("part", "model", "stock", "min", "location", "fits"):
+        table.add_column(column, overflow="fold")
+    below = 0
+    for item in found.spares:
+        part = item.record
+        low = part.quantity < part.minimum
+        below += low
+        place = "/".join(
+            value
+            for value in (part.location.site, part.location.room, part.location.shelf)
+            if value
+        )
+        table.add_row(
+            part.part_number,
+            part.model,
+            f"[yellow]{part.quantity}[/yellow]" if low else str(part.quantity),
+            str(part.minimum),
+            place,
+            ", ".join([*part.compatible_models, *part.compatible_assets]),
+        )
+    console.print(table)
+    click.echo(f"{len(found.spares)} parts, {below} below their minimum")
+
+
+def _done(change: Any) -> None:
+    asset = f" for {change.asset}" if change.asset else ""
+    files = ", ".join(_shown(path) for path in change.files)
+    click.echo(
+        f"{change.action} {change.part_number}{asset}: stock {change.before} -> {change.after}; "
+        f"wrote {files}; audit entry {change.audit_id}"
+    )
+
+
+@spares.command()
+@click.argument("part")
+@click.argument("quantity", type=int)
+@_inventory_option
+@click.option("--note", help="Delivery note or order number, for the audit log.")
+def receive(part: str, quantity: int, inventory: Path | None, note: str | None) -> None:
+    """Add QUANTITY of PART to the stock."""
+    from runner.cmdb import spares as store_ops
+
+    _done(store_ops.receive(_root(inventory), part, quantity, note=note))
+
+
+@spares.command()
+@click.argument("part")
+@click.argument("quantity", type=int)
+@click.option("--to", "asset", required=True, help="The asset (name or tag) that gets them.")
+@_inventory_option
+@click.option("--reason", help="Why, for the asset's parts history and the audit log.")
+def issue(part: str, quantity: int, asset: str, inventory: Path | None, reason: str | None) -> None:
+    """Take QUANTITY of PART from stock for an asset, recorded on the asset."""
+    from runner.cmdb import spares as store_ops
+
+    _done(store_ops.issue(_root(inventory), part, quantity, asset, reason=reason))
+
+
+@spares.command()
+@click.argument("asset")
+@click.option("--part", required=True, help="Part number of the spare put in.")
+@click.option("--old-serial", required=True, help="Serial of the failed part taken out.")
+@click.option("--new-serial", required=True, help="Serial of the part put in.")
+@click.option("--reason", help="What failed, for the asset's parts history and the audit log.")
+@_inventory_option
+def replace(
+    asset: str,
+    part: str,
+    old_serial: str,
+    new_serial: str,
+    reason: str | None,
+    inventory: Path | None,
+) -> None:
+    """Replace a failed part of ASSET with one from stock; both serials are recorded.
+
+    When the old serial is the asset's own, the whole unit was swapped and the asset's
+    serial becomes the new one.
+    """
+    from runner.cmdb import spares as store_ops
+
+    _done(store_ops.replace(_root(inventory), asset, part, old_serial, new_serial, reason=reason))
