@@ -14,6 +14,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "check_cases.yml").read_text())
+HOSTS = ("local_peer", "far_away")
 ROW_KEYS = {"check_id", "subject", "status", "value", "unit", "thresholds", "message", "details"}
 
 
@@ -101,7 +102,7 @@ def test_judging_never_raises_on_odd_input(check_plugin: ModuleType) -> None:
 
 PLAYBOOK = """\
 - name: Judge measurements with opskeeper_check
-  hosts: far_away
+  hosts: all
   gather_facts: false
   tasks:
     - name: Judge a list of measurements
@@ -140,7 +141,7 @@ PLAYBOOK = """\
     - name: Write the results for the test
       ansible.builtin.copy:
         content: "{{ {'judged': judged, 'single': single, 'malformed': malformed} | to_json }}"
-        dest: "{{ out }}"
+        dest: "{{ out_dir }}/{{ inventory_hostname }}.json"
         mode: "0600"
       delegate_to: localhost
       check_mode: false
@@ -149,22 +150,27 @@ PLAYBOOK = """\
         ansible_python_interpreter: "{{ ansible_playbook_python }}"
 """
 
-# The host cannot be reached: the judging tasks pass only if the plugin never connects.
+# One peer with a local connection, and one that cannot be reached at all: the judging
+# tasks pass there only because the plugin never connects to the host.
 INVENTORY = """\
 all:
+  vars:
+    disk_warn: 80
   hosts:
+    local_peer:
+      ansible_connection: local
+      ansible_python_interpreter: "{{ ansible_playbook_python }}"
     far_away:
       ansible_host: 127.0.0.1
       ansible_port: 9
       ansible_connection: ssh
-      disk_warn: 80
 """
 
 
 def _run_playbook(tmp_path: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
+    """Run the playbook; return each host's task results by host name."""
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     (tmp_path / "hosts.yml").write_text(INVENTORY)
-    out = tmp_path / "out.json"
     proc = subprocess.run(
         [
             "ansible-playbook",
@@ -172,7 +178,7 @@ def _run_playbook(tmp_path: Path, env: dict[str, str], *extra: str) -> dict[str,
             str(tmp_path / "hosts.yml"),
             str(tmp_path / "play.yml"),
             "-e",
-            f"out={out}",
+            f"out_dir={tmp_path}",
             *extra,
         ],
         cwd=REPO,
@@ -183,8 +189,7 @@ def _run_playbook(tmp_path: Path, env: dict[str, str], *extra: str) -> dict[str,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result: dict[str, Any] = json.loads(out.read_text())
-    return result
+    return {host: json.loads((tmp_path / f"{host}.json").read_text()) for host in HOSTS}
 
 
 @pytest.mark.parametrize("mode", ["run", "check"])
@@ -193,8 +198,10 @@ def test_action_plugin_in_a_playbook(
 ) -> None:
     extra = ("--check",) if mode == "check" else ()
 
-    result = _run_playbook(tmp_path, ansible_env, *extra)
+    results = _run_playbook(tmp_path, ansible_env, *extra)
 
+    assert results["far_away"] == results["local_peer"]
+    result = results["local_peer"]
     judged = result["judged"]
     assert judged["changed"] is False
     assert not judged.get("failed")
