@@ -7,6 +7,8 @@ is what ``ansible-playbook`` will see.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +23,29 @@ from runner.errors import ConfigError
 _NUMERIC_TYPES = {"int": int, "float": float}
 
 
-def _quiet_ansible() -> None:
-    """Point Ansible at the repo's config and make an unparsable source an error."""
+def _strict_ansible() -> None:
+    """Point Ansible at the repo's config and make any unparsable source an error.
+
+    The two settings are set on Ansible's constants rather than through the environment
+    because Ansible reads its environment once, when it is first imported.
+    """
     os.environ.setdefault("ANSIBLE_CONFIG", str(config.REPO_ROOT / "ansible.cfg"))
-    os.environ["ANSIBLE_INVENTORY_UNPARSED_FAILED"] = "True"
-    os.environ["ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED"] = "True"
     os.environ.setdefault(config.STATE_DIR_ENV, str(config.state_dir()))
+    from ansible import constants
+
+    constants.INVENTORY_UNPARSED_IS_FAILED = True
+    constants.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+
+
+def _parse_detail(warnings: str) -> str:
+    """The first cause Ansible gave for an unparsable source, from its captured warnings."""
+    lines = [line.strip() for line in warnings.splitlines()]
+    for index, line in enumerate(lines):
+        if line == "<<< caused by >>>":
+            cause = next((later for later in lines[index + 1 :] if later), "")
+            if cause:
+                return cause
+    return next((line for line in lines if line.startswith("[WARNING]")), "")
 
 
 @dataclass
@@ -61,18 +80,25 @@ def resolve_targets(inventory: Path, pattern: str, limit: str | None) -> Targets
     if not os.access(inventory, os.R_OK):
         raise ConfigError(f"inventory {shown} is not readable; fix its permissions")
 
-    _quiet_ansible()
+    _strict_ansible()
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
     from ansible.vars.manager import VariableManager
 
     loader = DataLoader()
+    captured = io.StringIO()
     try:
-        manager = InventoryManager(loader=loader, sources=[str(inventory)])
+        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
+            manager = InventoryManager(loader=loader, sources=[str(inventory)])
     except AnsibleError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise ConfigError(f"inventory {shown} cannot be parsed: {first}") from exc
+        detail = _parse_detail(captured.getvalue())
+        raise ConfigError(
+            f"inventory {shown} cannot be parsed: {first}"
+            + (f": {detail}" if detail else "")
+            + "; fix the file and check it with `ansible-inventory -i PATH --list`"
+        ) from exc
 
     known = sorted(host.name for host in manager.get_hosts("all"))
     if limit:

@@ -108,6 +108,7 @@ class EventSink:
         self.outcomes: dict[str, tuple[str, str | None]] = {}
         self.counts: dict[str, int] = {}
         self.events = 0
+        self.stats_seen = False
 
     def __call__(self, event: dict[str, Any]) -> bool:
         self.events += 1
@@ -124,6 +125,8 @@ class EventSink:
             reason = f"task {data.get('task', '?')!r} failed: {_reason(data.get('res'))}"
             self._add(ResultRow(host, NO_RESULT_CHECK, "", "error", None, None, None, reason))
             self._host_done(host, "failed", reason)
+        elif kind == "playbook_on_stats":
+            self.stats_seen = True
         elif kind == "runner_on_ok" and host:
             checks = (data.get("res") or {}).get(CHECKS_KEY)
             if isinstance(checks, list):
@@ -223,7 +226,6 @@ def run_job(
         "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_NOCOLOR": "1",
     }
-    binary = bindir / "ansible-playbook"
     log.info("run %s: %s on %d hosts", run_id, spec.kind, len(targets.hosts))
 
     status, rc, message = "failed", None, None
@@ -237,7 +239,6 @@ def run_job(
             ident=run_id,
             envvars=envvars,
             extravars=spec.extravars or None,
-            binary=str(binary) if binary.exists() else None,
             event_handler=sink,
             cancel_callback=cancel.is_set,
             quiet=True,
@@ -245,8 +246,9 @@ def run_job(
         rc = result.rc
         if result.status == "canceled":
             status, message = "interrupted", "the run was cancelled"
-        elif result.status == "successful" or rc in (2, 4):
-            # rc 2 and 4: some hosts failed or were unreachable; their rows say which.
+        elif sink.stats_seen:
+            # The play ran to its end (rc 2 or 4 only say that some hosts failed or were
+            # unreachable, and their rows say which). rc 2 alone could be a usage error.
             status = "finished"
         else:
             status = "failed"
