@@ -75,8 +75,12 @@ def test_missing_inventory(tmp_path: Path) -> None:
 def test_unparsable_inventory(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text("all:\n  hosts: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"inventory .*broken\.yml cannot be parsed"):
+    with pytest.raises(ConfigError) as caught:
         resolve_targets(broken, "linux", None)
+    message = str(caught.value)
+    assert "broken.yml cannot be parsed: Completely failed to parse" in message
+    assert "did not find expected ',' or ']'" in message
+    assert message.endswith("check it with `ansible-inventory -i PATH --list`")
 
 
 def test_numeric_options_come_from_argument_specs(roles: Path) -> None:

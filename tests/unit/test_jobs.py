@@ -55,7 +55,9 @@ def test_sink_records_verdicts_unreachable_and_silent_hosts(store: Store) -> Non
     sink(_event("runner_on_ok", "a", task="Measure", res={"changed": False}))
     sink(_event("runner_on_ok", "a", task="Judge", res=_checks("ok", "fail")))
     sink(_event("runner_on_unreachable", "b", res={"msg": "ssh: connect refused"}))
+    assert not sink.stats_seen
     sink(_event("playbook_on_stats", ""))
+    assert sink.stats_seen
     sink.close()
 
     assert _stored(store, "r") == [
