@@ -121,6 +121,7 @@ def _print_summary(report: dict[str, Any]) -> None:
             f"  [{style}]{failure['status']:>11}[/{style}]  {failure['host']}: "
             f"{failure['check_id']}{subject}: {failure['message']}",
             highlight=False,
+            soft_wrap=True,
         )
     console.print(
         f"{hosts['total']} hosts: {hosts['ok']} ok, {hosts['warn']} with warnings, "
@@ -149,7 +150,15 @@ def _print_summary(report: dict[str, Any]) -> None:
     help="Why the run starts; schedulers pass 'schedule'.",
 )
 @click.option("--no-report", is_flag=True, help="Record the run but write no report.")
-def inspect(inventory: Path, limit: str | None, trigger: str, no_report: bool) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder (default var/reports).",
+)
+def inspect(
+    inventory: Path, limit: str | None, trigger: str, no_report: bool, output: Path | None
+) -> None:
     """Run the nightly inspection, store every verdict and write the daily report.
 
     Exit codes: 0 no failure, 3 failed checks, 4 unreachable hosts, 5 both, 1 error.
@@ -194,8 +203,8 @@ def inspect(inventory: Path, limit: str | None, trigger: str, no_report: bool) -
     report = daily.build(store, run_id=result.run_id)
     _print_summary(report)
     if not no_report:
-        html_path, json_path = daily.write(report)
-        console.print(f"report: {html_path}\n        {json_path}", highlight=False)
+        html_path, json_path = daily.write(report, output)
+        console.print(f"report: {html_path}\n        {json_path}", highlight=False, soft_wrap=True)
     sys.exit(_exit_code(result.has_failures, result.has_unreachable))
 
 
@@ -228,7 +237,7 @@ def report_daily(run_id: str | None, day: Any, output: Path | None) -> None:
     when: date | None = day.date() if day else None
     data = daily.build(open_store(), run_id=run_id, day=when)
     html_path, json_path = daily.write(data, output)
-    console.print(f"report: {html_path}\n        {json_path}", highlight=False)
+    console.print(f"report: {html_path}\n        {json_path}", highlight=False, soft_wrap=True)
 
 
 @main.command()

@@ -26,6 +26,12 @@ def _root() -> None:
 
 
 @pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Reports of the tests go to a temporary folder, not the user's var/reports."""
+    return tmp_path_factory.mktemp("reports")
+
+
+@pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private store per test module; the lab's cached base stays in the state folder."""
     url = f"sqlite:///{tmp_path_factory.mktemp('store')}/opskeeper.db"

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runner.lab import Lab
 from sqlalchemy import select
 
 from runner.cli import EXIT_FAILURES, EXIT_FAILURES_AND_UNREACHABLE, EXIT_OK
+from runner.lab import Lab
 from runner.store import open_store
 from runner.store.models import CheckResult, Host, Run
 from tests.integration.support import OPSKEEPER, opskeeper
@@ -64,14 +64,14 @@ def test_inspect_refuses_when_the_lab_is_down(store_url: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_planted_faults_give_exactly_their_verdicts(lab: Lab) -> None:
+def test_planted_faults_give_exactly_their_verdicts(lab: Lab, reports: Path) -> None:
     used = lab.exec("lab-srv01", ["df", "--output=size", "-B1M", "/srv/data"]).stdout.split()[-1]
     lab.exec(
         "lab-srv01", ["sh", "-c", f"head -c {int(used) * 95 // 100}M /dev/zero > /srv/data/fill"]
     )
     lab.exec("lab-srv02", ["service", "cron", "stop"])
 
-    result = opskeeper("inspect")
+    result = opskeeper("inspect", "-o", str(reports))
     assert result.returncode == EXIT_FAILURES, result.stdout + result.stderr
     report = _report(result.stdout)
 
@@ -89,14 +89,15 @@ def test_planted_faults_give_exactly_their_verdicts(lab: Lab) -> None:
     assert not any(c["check_id"] == "host.run" for c in hosts["control-node"]["checks"])
     assert report["run"]["status"] == "finished"
     assert report["run"]["trigger"] == "manual"
-    html = Path(report_path := result.stdout.split("report: ")[1].split()[0]).read_text()
-    assert report_path.endswith(".html") and "lab-srv01" in html
+    html_path = Path(result.stdout.split("report: ")[1].split()[0])
+    assert html_path.parent == reports and html_path.suffix == ".html"
+    assert "lab-srv01" in html_path.read_text()
 
 
-def test_a_stopped_host_is_unreachable_then_recovers(lab: Lab) -> None:
+def test_a_stopped_host_is_unreachable_then_recovers(lab: Lab, reports: Path) -> None:
     lab.stop_host("lab-srv03")
     try:
-        result = opskeeper("inspect", "--limit", "lab_servers")
+        result = opskeeper("inspect", "--limit", "lab_servers", "-o", str(reports))
         assert result.returncode == EXIT_FAILURES_AND_UNREACHABLE, result.stdout + result.stderr
         report = _report(result.stdout)
         srv03 = next(h for h in report["hosts"] if h["name"] == "lab-srv03")
@@ -111,7 +112,9 @@ def test_a_stopped_host_is_unreachable_then_recovers(lab: Lab) -> None:
 
     lab.exec("lab-srv01", ["rm", "-f", "/srv/data/fill"])
     lab.exec("lab-srv02", ["service", "cron", "start"])
-    result = opskeeper("inspect", "--limit", "lab_servers", "--trigger", "schedule")
+    result = opskeeper(
+        "inspect", "--limit", "lab_servers", "--trigger", "schedule", "-o", str(reports)
+    )
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
     report = _report(result.stdout)
     assert report["failures"] == []
