@@ -15,8 +15,10 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Debian packages the controller needs: the lab (debootstrap, unshare and mount from
 # util-linux, ssh), the venv, and git.
 DEBS := debootstrap util-linux mount openssh-client python3-venv git ca-certificates
+# What only the tests need: a PostgreSQL server they start themselves.
+TEST_DEBS := postgresql
 
-.PHONY: help demo test lint unit integration debs venv dev lab-up lab-down clean
+.PHONY: help demo test lint unit integration debs test-debs install-debs venv dev lab-up lab-down clean
 
 help:
 	@echo "make demo   bring the lab up, run the nightly inspection, write its report"
@@ -24,7 +26,13 @@ help:
 	@echo "make lab-down   stop the lab"
 
 debs:
-	@missing=""; for p in $(DEBS); do \
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEBS)"
+
+test-debs:
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEBS) $(TEST_DEBS)"
+
+install-debs:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -46,7 +54,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 venv: debs $(VENV)/.runtime
-dev: debs $(VENV)/.dev
+dev: test-debs $(VENV)/.dev
 
 $(STATE):
 	mkdir -p -m 700 $(STATE)
