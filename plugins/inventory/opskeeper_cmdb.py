@@ -127,7 +127,23 @@ _OPTIONS = ("cmdb_dir", "vars_prefix", "platform_groups", "expiry_warn_days")
 _REPORTED: set[Path] = set()
 
 
+#: Validation outcomes by configuration file, options and file states: a folder source
+#: hands every asset file to this plugin, and each yields the same inventory.
+_LOADED: dict[tuple[Any, ...], tuple[Any, list[Any]]] = {}
+
 _TEMPLATE_MARKS = ("{{", "{%", "{#")
+
+
+def _validated(config_file: Path, overrides: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """The CMDB (or its problems), validated once per process while no file changes."""
+    root = config_file.resolve().parent
+    files = sorted(path for path in root.rglob("*") if path.suffix in (".yml", ".yaml"))
+    state = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in files)
+    key = (str(config_file.resolve()), tuple(sorted(overrides.items())), state)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = cmdb_load.check_cmdb(config_file, overrides=overrides)
+    return _LOADED[key]
 
 
 def _trusted(value: Any, templates: bool) -> Any:
@@ -176,22 +192,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable):  # type: ignore[misc]
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
         source = Path(path)
-        config_file = source
-        if not _is_config(source):
-            found = _config_of(source)
-            if found is None:
-                raise AnsibleParserError(f"{path} is not part of an Opskeeper CMDB")
-            config_file = found
+        config_file = source if _is_config(source) else _config_of(source)
+        if config_file is None:
+            raise AnsibleParserError(f"{path} is not part of an Opskeeper CMDB")
         self._read_config_data(str(config_file))
 
         overrides = {key: self.get_option(key) for key in _OPTIONS}
-        cmdb, problems = cmdb_load.check_cmdb(config_file, overrides=overrides)
+        cmdb, problems = _validated(config_file, overrides)
+        if cmdb is None and not _is_config(source):
+            # An asset file never fails: Ansible would hand it to the next plugin (yaml),
+            # which reads it as a nonsense inventory. The configuration file reports.
+            self.display.vvv(f"{path}: part of the invalid CMDB {config_file}; skipped")
+            return
         if cmdb is None:
             root = config_file.resolve().parent
             if root in _REPORTED:
                 raise AnsibleParserError(
-                    f"{path} belongs to the CMDB {shown_path(config_file)}, "
-                    "which is not valid (its problems are listed above)"
+                    f"the CMDB {shown_path(config_file)} is not valid (its problems are "
+                    "listed with the first failure above)"
                 )
             _REPORTED.add(root)
             lines = "\n".join(str(problem) for problem in problems)
@@ -199,7 +217,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):  # type: ignore[misc]
                 f"the CMDB {shown_path(config_file)} is not valid; "
                 f"no host is loaded until every problem is fixed:\n{lines}"
             )
+        self._populate(cmdb)
 
+    def _populate(self, cmdb: Any) -> None:
         strict = self.get_option("strict")
         record_key = self.get_option("vars_prefix")
         for host in inventory_hosts(cmdb):
