@@ -99,7 +99,6 @@ FIELD_HINTS = {
     "model": "the model it is",
     "quantity": "how many are in stock",
     "minimum": "the stock level that should trigger a re-order",
-    "location": "{site: CODE, room: ROOM, shelf: SHELF}",
     "plugin": "opskeeper_cmdb",
 }
 
@@ -218,6 +217,17 @@ def _read_settings(
                     f"option {show(key)} is not known; {_did_you_mean(key, known)}",
                 )
             )
+    plugin = data.get("plugin")
+    if plugin != "opskeeper_cmdb":
+        problems.append(
+            Problem(
+                shown,
+                data.line_of("plugin"),
+                f"field 'plugin' is {show(plugin) if 'plugin' in data else 'missing'}; "
+                "this file configures the CMDB, so it says 'plugin: opskeeper_cmdb'",
+            )
+        )
+        return None, problems
     merged = {**data, **(overrides or {})}
     try:
         settings = Settings.model_validate(merged)
@@ -237,6 +247,16 @@ def _read_settings(
             )
         )
     return settings, problems
+
+
+#: What a mapping field looks like, for a value of the wrong kind.
+MAPPING_HINTS = {
+    "location": "{site: hq, room: S1, rack: R01}",
+    "lifecycle": "{state: in_use, history: [{state: in_use, date: 2024-01-31}]}",
+    "support_contract": "{vendor: Dell, id: PS-1234, end: 2027-01-31}",
+    "system": "{os: debian, os_version: '12', cpus: 8, memory_mb: 32768}",
+    "vars": "{ansible_port: 2222}",
+}
 
 
 def _did_you_mean(key: Any, known: Iterable[str]) -> str:
@@ -356,7 +376,10 @@ def _schema_text(error: Any, raw: YDict, loc: list[int | str]) -> str:
         parent = [part for part in loc[:-1]]
         _, container = value_at(raw, parent)
         known = [key for key in _known_fields(raw, parent) if key not in (container or {})]
-        return f"field '{name}' is not a known field; remove it or {_did_you_mean(last, known)}"
+        near = difflib.get_close_matches(str(last), known, n=1)
+        if near:
+            return f"field '{name}' is not a known field; did you mean '{near[0]}'? Else remove it"
+        return f"field '{name}' is not a known field; remove it (known: {', '.join(known)})"
 
     shown_value = describe(value) if present else "missing"
     if kind == "cmdb_value":
@@ -374,16 +397,20 @@ def _schema_text(error: Any, raw: YDict, loc: list[int | str]) -> str:
     if kind == "greater_than_equal":
         return f"field '{name}' is {show(value)}; expected {error['ctx']['ge']} or more"
     if kind == "too_short":
-        return f"field '{name}' is an empty list; expected at least one entry"
+        hint = FIELD_HINTS.get(last)
+        return f"field '{name}' is an empty list; add at least one entry" + (
+            f" ({hint})" if hint else ""
+        )
     if kind == "string_too_short":
         return f"field '{name}' is empty text; write a value or remove the field"
     if kind == "string_pattern_mismatch":
         return f"field '{name}' is {show(value)}; expected a name of letters, digits and '_'"
     if kind == "list_type":
-        example = f" ([{value}])" if isinstance(value, str) else ""
+        example = f": write [{value}]" if isinstance(value, str) else ""
         return f"field '{name}' is {shown_value}; expected a list{example}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"field '{name}' is {shown_value}; expected a mapping of its fields"
+        example = MAPPING_HINTS.get(last, "{field: value, ...}")
+        return f"field '{name}' is {shown_value}; expected a mapping such as {example}"
     return f"field '{name}' is {shown_value}; {error['msg'].lower()}"
 
 

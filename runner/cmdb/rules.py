@@ -39,6 +39,15 @@ _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_VAR = re.compile(r"(password|passwd|_pass$|secret|token|community)", re.IGNORECASE)
 
 
+#: How each relation reads in "an asset cannot ... itself".
+_SELF = {
+    "runs_on": "run on",
+    "depends_on": "depend on",
+    "backed_up_to": "be backed up to",
+    "connected_to": "be cabled to",
+}
+
+
 class _Report:
     """Collects problems of one record with its subject and file."""
 
@@ -46,12 +55,14 @@ class _Report:
         self.entry = entry
         self.problems = problems
 
-    def add(self, loc: list[int | str], value: Any, fix: str) -> None:
+    def add(self, loc: list[int | str], value: Any, fix: str, shown: str | None = None) -> None:
+        """A problem with the value at ``loc``; ``shown`` replaces the quoted value."""
         self.problems.append(
             Problem(
                 self.entry.shown,
                 line_at(self.entry.raw, loc),
-                f"{self.entry.subject()}: field '{field_name(loc)}' is {show(value)}; {fix}",
+                f"{self.entry.subject()}: field '{field_name(loc)}' is "
+                f"{shown or show(value)}; {fix}",
             )
         )
 
@@ -77,8 +88,12 @@ def check_asset(
             report.missing(["serial"], f"add it: a {kind} is hardware with a serial number")
         for name in ("vendor", "model", "location"):
             if getattr(asset, name) is None:
-                hint = "{site: CODE, room: ROOM, rack: RACK}" if name == "location" else "text"
-                report.missing([name], f"add it ({hint}): a {kind} is hardware")
+                hint = " ({site: CODE, room: ROOM, rack: RACK})" if name == "location" else ""
+                report.missing(
+                    [name],
+                    f"add it{hint}: a {kind} is hardware, recorded with its vendor, model "
+                    "and location",
+                )
     if kind in PLATFORM_KINDS and asset.is_host() and asset.platform is None:
         choices = ", ".join(CHOICES["platform"])
         report.missing(
@@ -130,9 +145,10 @@ def _check_vars(report: _Report, asset: Asset, settings: Settings) -> None:
         elif _SECRET_VAR.search(key):
             report.add(
                 loc,
-                "(hidden)",
+                None,
                 "secrets never live in the CMDB: move it to Ansible Vault "
                 f"(host_vars/{asset.name}/vault.yml) or the environment",
+                shown="a secret (not shown here)",
             )
 
 
@@ -195,12 +211,16 @@ def _check_dates(report: _Report, entry: AssetEntry, asset: Asset, today: date) 
                 "it repeats the entry before it: remove one of the two",
             )
         elif change.state not in TRANSITIONS[before.state]:
-            allowed = ", ".join(sorted(TRANSITIONS[before.state])) or "nothing (it is final)"
+            allowed = ", ".join(sorted(TRANSITIONS[before.state]))
+            then = (
+                f"after {before.state} comes {allowed}"
+                if allowed
+                else "retired is final: a unit put back into service is a new asset"
+            )
             report.add(
                 [*loc, "state"],
                 change.state,
-                f"an asset cannot go from {before.state} to {change.state}; "
-                f"after {before.state} comes {allowed}",
+                f"an asset cannot go from {before.state} to {change.state}; {then}",
             )
     if history[-1].state != asset.state:
         newest = line_at(entry.raw, ["lifecycle", "history", len(history) - 1])
@@ -291,7 +311,7 @@ def check_relations(
 
         for loc, name, relation in targets:
             if name == asset.name:
-                report.add(loc, name, f"an asset cannot be {relation} itself: remove it")
+                report.add(loc, name, f"an asset cannot {_SELF[relation]} itself: remove it")
                 continue
             if name not in names:
                 near = difflib.get_close_matches(name, list(names), n=1)
@@ -318,7 +338,7 @@ def check_relations(
                     loc,
                     name,
                     f"that asset is a {other.kind}, which runs nothing: "
-                    f"point it at a {', '.join(sorted(HOSTING_KINDS))}",
+                    "point it at a server, vm, pc or storage",
                 )
             if relation == "connected_to" and other.kind == "service":
                 report.add(loc, name, "that asset is a service, which has no ports: remove it")
@@ -366,11 +386,12 @@ def check_cycles(valid: list[ValidAsset], problems: list[Problem]) -> None:
         start = min(component)
         hops = _cycle_from(start, component, edges)
         names = [start] + [name for name, _ in hops]
+        chain = start + "".join(f" {loc[0]} {name}" for name, loc in hops)
         closing = by_name[names[-2]]
         _Report(closing.entry, problems).add(
             hops[-1][1],
             start,
-            f"it closes the dependency cycle {' -> '.join(names)}: an asset cannot depend "
+            f"it closes the dependency cycle {chain}: an asset cannot depend "
             "on itself, even through others; remove one of these relations",
         )
 

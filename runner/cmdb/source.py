@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml.scanner
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -155,26 +156,31 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)  # typ
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)  # type: ignore[arg-type]
 
 
+def _syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
+    """The line and text of a YAML error. A scanner error (an unclosed quote, a key without
+    its colon) is shown at the line where the broken construct starts, which is the line
+    to fix; the point where the parser gave up is named too."""
+    problem, context = exc.problem or "unreadable YAML", exc.context
+    mark, start = exc.problem_mark, exc.context_mark
+    fix = "fix the syntax (indentation, a missing colon or an unclosed quote)"
+    if isinstance(exc, yaml.scanner.ScannerError) and start is not None and mark is not None:
+        where = f"line {mark.line + 1} column {mark.column + 1}"
+        return (
+            start.line + 1,
+            f"the file is not valid YAML: {context} here, {problem} at {where}; {fix}",
+        )
+    line = mark.line + 1 if mark is not None else 1
+    column = f" at column {mark.column + 1}" if mark is not None else ""
+    return line, f"the file is not valid YAML: {problem}{column}; {fix}"
+
+
 def load_yaml(text: str, shown: str) -> tuple[Any, list[Problem]]:
     """Parse one document; return its data (None when it cannot be read) and its problems."""
     loader = _LineLoader(text)
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        column = f" at column {mark.column + 1}" if mark else ""
-        context = ""
-        if exc.context and exc.context_mark and exc.context_mark is not mark:
-            context = f" ({exc.context} at line {exc.context_mark.line + 1})"
-        return None, [
-            Problem(
-                shown,
-                line,
-                f"the file is not valid YAML: {exc.problem}{column}{context}; "
-                "fix the syntax (indentation, a missing colon or an unclosed quote)",
-            )
-        ]
+        return None, [Problem(shown, *_syntax_error(exc))]
     except yaml.YAMLError as exc:
         return None, [Problem(shown, 1, f"the file cannot be read as YAML: {exc}")]
     finally:
