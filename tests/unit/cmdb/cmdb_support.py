@@ -1,0 +1,50 @@
+"""Paths and helpers shared by the CMDB tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+EXAMPLE = REPO / "inventory" / "example"
+BASE = HERE / "cases" / "base"
+VENV_BIN = Path(sys.executable).parent
+
+#: The day the tests are judged on, so that ages and expiries do not move with the clock.
+TODAY = date(2026, 12, 3)
+
+
+def ansible_env(tmp_path: Path, fail_unparsed: bool = True) -> dict[str, str]:
+    """The environment the runner gives Ansible: the repo's config, and (by default) an
+    inventory source that cannot be parsed is an error, not a warning."""
+    env = dict(
+        os.environ,
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    if fail_unparsed:
+        env["ANSIBLE_INVENTORY_UNPARSED_FAILED"] = "True"
+        env["ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED"] = "True"
+    return env
+
+
+def ansible_inventory(
+    source: Path | str, tmp_path: Path, fail_unparsed: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``ansible-inventory -i SOURCE --list`` from the repository root."""
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-inventory"), "-i", str(source), "--list"],
+        cwd=REPO,
+        env=ansible_env(tmp_path, fail_unparsed),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
