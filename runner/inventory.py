@@ -99,6 +99,13 @@ def resolve_targets(inventory: Path, pattern: str, limit: str | None) -> Targets
             + (f": {detail}" if detail else "")
             + "; fix the file and check it with `ansible-inventory -i PATH --list`"
         ) from exc
+    except Exception as exc:
+        # An inventory plugin that crashes (a missing dependency, say) is still a problem
+        # with this inventory, not a reason for a traceback.
+        raise ConfigError(
+            f"inventory {shown} cannot be loaded: {exc.__class__.__name__}: {exc}; "
+            "check the inventory plugin's requirements (`make venv` installs them)"
+        ) from exc
 
     known = sorted(host.name for host in manager.get_hosts("all"))
     if limit:
