@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cmdb_support import BASE, EXAMPLE
+
+from tests.unit.cmdb.cmdb_support import BASE, EXAMPLE
 
 
 @pytest.fixture

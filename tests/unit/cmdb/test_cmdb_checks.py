@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from cmdb_support import EXAMPLE, TODAY
 
 from runner.cli_cmdb import cmdb as cmdb_group
 from runner.cmdb import CheckRow, Cmdb, cmdb_checks, load_cmdb
+from tests.unit.cmdb.cmdb_support import EXAMPLE, TODAY
 
 KEYS = {"check_id", "subject", "status", "value", "unit", "thresholds", "message", "host"}
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from types import ModuleType
 
-from cmdb_support import HERE, REPO, VENV_BIN, ansible_env, ansible_inventory
+from tests.unit.cmdb.cmdb_support import HERE, REPO, VENV_BIN, ansible_env, ansible_inventory
 
 GOLDEN = HERE / "golden" / "example-list.json"
 

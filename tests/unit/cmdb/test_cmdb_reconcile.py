@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cmdb_support import TODAY
 
 from runner.cmdb import drift_checks, load_cmdb, reconcile, write_patch
+from tests.unit.cmdb.cmdb_support import TODAY
 
 #: What the devices of the example say about themselves: hv02 disagrees with its record,
 #: nas01 reports facts the record leaves empty, fs01 does not answer, and one host is new.

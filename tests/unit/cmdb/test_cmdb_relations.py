@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from cmdb_support import EXAMPLE, TODAY
 
 from runner.cli_cmdb import cmdb as cmdb_group
 from runner.cmdb import Cmdb, graph_dot, impact, load_cmdb, write_graph
 from runner.errors import CmdbError
+from tests.unit.cmdb.cmdb_support import EXAMPLE, TODAY
 
 
 @pytest.fixture(scope="module")

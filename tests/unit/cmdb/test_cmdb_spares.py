@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from cmdb_support import TODAY
 from sqlalchemy import select
 
 from runner.cli_cmdb import spares as spares_group
@@ -19,6 +18,7 @@ from runner.errors import CmdbError
 from runner.store import Store
 from runner.store.db import as_utc, utcnow
 from runner.store.models import AuditEntry
+from tests.unit.cmdb.cmdb_support import TODAY
 
 
 @pytest.fixture(autouse=True)

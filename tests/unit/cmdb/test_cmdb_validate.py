@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from cmdb_support import EXAMPLE, HERE, TODAY
 
 from runner.cli_cmdb import cmdb as cmdb_group
 from runner.cmdb import CmdbInvalid, check_cmdb, inventory_hosts, load_cmdb
+from tests.unit.cmdb.cmdb_support import EXAMPLE, HERE, TODAY
 
 CASES = sorted((HERE / "cases").glob("*.yml"))
 
