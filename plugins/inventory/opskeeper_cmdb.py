@@ -212,10 +212,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable):  # type: ignore[misc]
                     "listed with the first failure above)"
                 )
             _REPORTED.add(root)
+            count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
             lines = "\n".join(str(problem) for problem in problems)
             raise AnsibleParserError(
-                f"the CMDB {shown_path(config_file)} is not valid; "
-                f"no host is loaded until every problem is fixed:\n{lines}"
+                f"the CMDB {shown_path(config_file)} has {count} and yields no host until "
+                f"each is fixed (`opskeeper cmdb validate {shown_path(root)}` lists them):"
+                f"\n{lines}"
             )
         self._populate(cmdb)
 

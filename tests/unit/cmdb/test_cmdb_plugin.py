@@ -108,6 +108,7 @@ def test_invalid_cmdb_is_refused_whole(base: Path, tmp_path: Path) -> None:
     result = ansible_inventory(base, tmp_path)
 
     assert result.returncode != 0
+    assert f"the CMDB {base}/cmdb.yml has 1 problem and yields no host until" in result.stderr
     assert message in result.stderr.splitlines()
     assert f"Completely failed to parse inventory source {base}/cmdb.yml" in result.stderr
     assert "hv1" not in result.stdout and "vm1" not in result.stdout
