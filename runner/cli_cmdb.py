@@ -21,7 +21,6 @@ from runner import config
 from runner.errors import OpskeeperError
 
 console = Console()
-err_console = Console(stderr=True)
 
 EXIT_INVALID = 1
 

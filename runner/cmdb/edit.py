@@ -93,7 +93,8 @@ class Document:
         original = path.read_text(encoding="utf-8")
         return cls(path, original, original, _detect_style(path, original))
 
-    def _record(self, data: Any, section: str, index: int, key: str, value: str) -> CommentedMap:
+    def _record(self, data: Any, where: RecordRef) -> CommentedMap:
+        section, index, key, value = where.section, where.index, where.key, where.value
         items = data.get(section) if isinstance(data, CommentedMap) else None
         if not isinstance(items, CommentedSeq) or index >= len(items):
             raise CmdbError(f"{self.path}: {section}[{index}] is gone; has the file changed?")
@@ -113,7 +114,7 @@ class Document:
         """Set a field that may be nested (``("system", "os")``), creating what is missing."""
         yaml = _yaml(self.style)
         data = yaml.load(self.text)
-        parent = self._record(data, *where)
+        parent = self._record(data, where)
         for depth, key in enumerate(path):
             last = depth == len(path) - 1
             if key in parent and (last or isinstance(parent[key], CommentedMap)):
@@ -137,7 +138,7 @@ class Document:
         """Append a mapping to the list field ``name`` of a record, creating the field."""
         yaml = _yaml(self.style)
         data = yaml.load(self.text)
-        record = self._record(data, *where)
+        record = self._record(data, where)
         current = record.get(name)
         if current is None:
             self._insert(yaml, data, record, name, [item])
@@ -217,9 +218,6 @@ class RecordRef:
     index: int
     key: str
     value: str
-
-    def __iter__(self) -> Any:
-        return iter((self.section, self.index, self.key, self.value))
 
 
 @dataclass

@@ -94,15 +94,14 @@ def record_vars(asset: Asset, site: str | None) -> dict[str, Any]:
     }
     if site is not None:
         data["site"] = site
-    relations = {
-        key: data.pop(key)
-        for key in ("runs_on", "depends_on", "connected_to", "backed_up_to")
-        if data.get(key)
-    }
-    for key in ("depends_on", "connected_to", "backed_up_to", "tags"):
-        if not data.get(key, True):
-            data.pop(key)
+    relations = {}
+    for key in ("runs_on", "depends_on", "connected_to", "backed_up_to"):
+        value = data.pop(key, None)
+        if value:
+            relations[key] = value
     data["relations"] = relations
+    if not data.get("tags"):
+        data.pop("tags", None)
     return data
 
 

@@ -25,6 +25,7 @@ to review and apply.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -177,8 +178,6 @@ def _compare_asset(item: ValidAsset, facts: Mapping[str, Any]) -> list[Compariso
 
 
 def _is_ip(text: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(text)
     except ValueError:

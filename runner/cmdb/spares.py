@@ -97,7 +97,7 @@ def _take(spare: ValidSpare, quantity: int) -> None:
         )
 
 
-def _commit(cmdb: Cmdb, edit: Edit, today: date, action: str, store: Store | None) -> list[Path]:
+def _commit(cmdb: Cmdb, edit: Edit, today: date, action: str) -> list[Path]:
     """Validate the CMDB as it would be after ``edit``, then write the changed files."""
     try:
         load_cmdb(cmdb.config_file, today=today, texts=edit.texts())
@@ -136,7 +136,7 @@ def receive(
     before = spare.record.quantity
     edit = Edit()
     _stock_edit(edit, spare, before + quantity)
-    files = _commit(cmdb, edit, today, "receive", store)
+    files = _commit(cmdb, edit, today, "receive")
 
     details: dict[str, Any] = {
         "part_number": part_number,
@@ -185,7 +185,7 @@ def issue(
         entry["quantity"] = quantity
     entry.update(_optional(reason=reason, by=by or current_user()))
     edit.document(asset.entry.file).append_item(_asset_ref(asset), "parts", entry)
-    files = _commit(cmdb, edit, today, "issue", store)
+    files = _commit(cmdb, edit, today, "issue")
 
     details: dict[str, Any] = {
         "part_number": part_number,
@@ -247,7 +247,7 @@ def replace(
     }
     entry.update(_optional(reason=reason, by=by or current_user()))
     document.append_item(_asset_ref(asset), "parts", entry)
-    files = _commit(cmdb, edit, today, "replace", store)
+    files = _commit(cmdb, edit, today, "replace")
 
     details: dict[str, Any] = {
         "part_number": part_number,
