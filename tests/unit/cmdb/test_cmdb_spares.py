@@ -18,7 +18,7 @@ from runner.errors import CmdbError
 from runner.store import Store
 from runner.store.db import as_utc, utcnow
 from runner.store.models import AuditEntry
-from tests.unit.cmdb.cmdb_support import TODAY
+from tests.unit.cmdb.cmdb_support import EXAMPLE, TODAY
 
 
 @pytest.fixture(autouse=True)
@@ -285,7 +285,7 @@ def test_an_invalid_cmdb_is_not_edited(base: Path, store: Store) -> None:
 
 
 def test_spares_list_marks_stock_below_minimum() -> None:
-    result = CliRunner().invoke(spares_group, ["list"])
+    result = CliRunner().invoke(spares_group, ["list", "-i", str(EXAMPLE)])
 
     assert result.exit_code == 0, result.output
     assert "SFP-10G-SR" in result.stdout
