@@ -143,11 +143,20 @@ class Document:
         if current is None:
             self._insert(yaml, data, record, name, [item])
             return
-        if not isinstance(current, CommentedSeq) or current.fa.flow_style():
+        if not isinstance(current, CommentedSeq):
             raise CmdbError(
-                f"{self.path}: field {name!r} of {where.key} {where.value!r} is not a block "
-                "list ('- ' items on their own lines); write it as one and run again"
+                f"{self.path}: field {name!r} of {where.key} {where.value!r} is not a list; "
+                "fix it and run again"
             )
+        if not current:
+            # 'parts: []': the new list replaces it, written as a block under the key.
+            record[name] = _plain([item])
+            self.text = _dump(yaml, data)
+            return
+        if current.fa.flow_style():
+            current.append(_plain(item))
+            self.text = _dump(yaml, data)
+            return
         lines = self.text.splitlines(keepends=True)
         key_line, key_col = record.lc.key(name)
         end = _block_end(lines, key_line, key_col, items_of=True)

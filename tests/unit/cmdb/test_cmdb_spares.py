@@ -326,3 +326,31 @@ def test_spares_commands_through_the_cli(example: Path, store: Store) -> None:
         "error: spare part 'PSU-R740-750W' does not fit asset 'sw-core01' (model C9300-48P)"
     )
     assert [entry.action for entry in _audit(store)] == ["spares.receive", "spares.replace"]
+
+
+def test_an_empty_flow_list_of_parts_becomes_a_block_list(base: Path, store: Store) -> None:
+    assets = base / "assets" / "base.yml"
+    text = assets.read_text(encoding="utf-8")
+    assets.write_text(
+        text.replace(
+            "    management_address: 192.0.2.10\n",
+            "    management_address: 192.0.2.10\n    parts: []\n",
+        ),
+        encoding="utf-8",
+    )
+    before = assets.read_text(encoding="utf-8")
+
+    spares.replace(base, "hv1", "PSU-1", "P-OLD", "P-NEW", today=TODAY, store=store)
+
+    assert _changed_lines(before, assets.read_text(encoding="utf-8")) == [
+        "-    parts: []",
+        "+    parts:",
+        "+      - date: 2026-12-03",
+        "+        part: PSU-1",
+        "+        action: replace",
+        "+        old_serial: P-OLD",
+        "+        new_serial: P-NEW",
+        "+        by: alice",
+        "-    quantity: 1",  # the stock is in the same file
+        "+    quantity: 0",
+    ]
