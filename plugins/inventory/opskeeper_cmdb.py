@@ -122,15 +122,15 @@ keyed_groups:
 #: Options handed to the CMDB loader, so that it sees what Ansible resolved.
 _OPTIONS = ("cmdb_dir", "vars_prefix", "platform_groups", "expiry_warn_days")
 
-#: CMDB roots whose full list of problems has been shown in this process (once is enough
-#: when the folder is the source and every asset file fails the same way).
+#: CMDB roots whose full list of problems has been raised in this process: the 'auto'
+#: plugin hands cmdb.yml back to this plugin after it failed, and once is enough.
 _REPORTED: set[Path] = set()
-
 
 #: Validation outcomes by configuration file, options and file states: a folder source
 #: hands every asset file to this plugin, and each yields the same inventory.
 _LOADED: dict[tuple[Any, ...], tuple[Any, list[Any]]] = {}
 
+#: What makes a string a Jinja template.
 _TEMPLATE_MARKS = ("{{", "{%", "{#")
 
 
