@@ -13,8 +13,8 @@ STATE := var
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 # Debian packages the controller needs: the lab (debootstrap, unshare and mount from
-# util-linux, ssh), the venv, and git.
-DEBS := debootstrap util-linux mount openssh-client python3-venv git ca-certificates
+# util-linux, ssh), the venv, git, and Graphviz for `opskeeper cmdb graph`.
+DEBS := debootstrap util-linux mount openssh-client python3-venv git ca-certificates graphviz
 # What only the tests need: a PostgreSQL server they start themselves.
 TEST_DEBS := postgresql
 

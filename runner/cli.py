@@ -273,10 +273,12 @@ def runs(number: int, kind: str | None) -> None:
     console.print(table)
 
 
-def _add_lab() -> None:
+def _add_groups() -> None:
+    from runner.cli_cmdb import cmdb, spares
     from runner.cli_lab import lab
 
-    main.add_command(lab)
+    for group in (lab, cmdb, spares):
+        main.add_command(group)
 
 
-_add_lab()
+_add_groups()
