@@ -77,7 +77,7 @@ DATA_FILL_PERCENT = (20, 45, 30, 55, 10)
 
 SSH_WAIT_SECONDS = 20.0
 STOP_WAIT_SECONDS = 5.0
-GENERATED_INVENTORY = "generated-servers.yml"
+GENERATED_INVENTORY = "assets/generated-servers.yml"
 
 _BASE_MARKER = "etc/opskeeper-lab-base"
 _HOST_KEY = "ssh_host_ed25519_key"
@@ -271,17 +271,36 @@ def _apt_validity_settings() -> list[str]:
 
 
 def render_server_inventory(servers: int) -> str:
-    """Return the YAML inventory of lab-srv04..N (hosts.yml holds the first three)."""
-    hosts = {
-        spec.name: {"ansible_host": spec.address}
+    """Return CMDB records of lab-srv04..N (assets/lab.yml holds the first three).
+
+    They copy lab-srv03's shape: VMs on the control node with this machine's system facts.
+    """
+    records = [
+        {
+            "tag": f"LAB-{100 + spec.index:04d}",
+            "name": spec.name,
+            "kind": "vm",
+            "platform": "linux",
+            "description": "Extra lab server",
+            "owner": "operations team",
+            "department": "IT",
+            "criticality": "low",
+            "lifecycle": {
+                "state": "in_use",
+                "history": [{"state": "in_use", "date": "2026-12-01"}],
+            },
+            "management_address": spec.address,
+            "system": {"os": "debian", "os_version": "12", "cpus": 2, "memory_mb": 24576},
+            "tags": ["lab_server"],
+            "runs_on": "control-node",
+        }
         for spec in (server_spec(i) for i in range(DEFAULT_SERVERS + 1, servers + 1))
-    }
-    tree = {"linux": {"children": {"lab_servers": {"hosts": hosts}}}}
+    ]
     header = (
         f"# Written by `opskeeper lab up --servers {servers}`; removed by `opskeeper lab down`.\n"
-        "# The first three lab servers are in hosts.yml.\n"
+        "# The first three lab servers are in lab.yml.\n"
     )
-    return header + yaml.safe_dump(tree, sort_keys=False, default_flow_style=False)
+    return header + yaml.safe_dump({"assets": records}, sort_keys=False)
 
 
 def write_server_inventory(inventory_dir: Path, servers: int) -> Path | None:

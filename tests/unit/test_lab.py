@@ -223,13 +223,13 @@ def test_bad_host_specs(name: str, index: int, message: str) -> None:
 
 def test_generated_inventory_holds_servers_beyond_three(tmp_path: Path) -> None:
     path = write_server_inventory(tmp_path, 5)
-    assert path == tmp_path / "generated-servers.yml"
-    tree = yaml.safe_load(path.read_text())
-    hosts = tree["linux"]["children"]["lab_servers"]["hosts"]
-    assert hosts == {
-        "lab-srv04": {"ansible_host": "127.0.10.4"},
-        "lab-srv05": {"ansible_host": "127.0.10.5"},
-    }
+    assert path == tmp_path / "assets" / "generated-servers.yml"
+    records = yaml.safe_load(path.read_text())["assets"]
+    assert [(r["name"], r["tag"], r["management_address"]) for r in records] == [
+        ("lab-srv04", "LAB-0104", "127.0.10.4"),
+        ("lab-srv05", "LAB-0105", "127.0.10.5"),
+    ]
+    assert {r["runs_on"] for r in records} == {"control-node"}
     assert render_server_inventory(5).startswith("# Written by `opskeeper lab up --servers 5`")
 
 
@@ -237,7 +237,7 @@ def test_generated_inventory_holds_servers_beyond_three(tmp_path: Path) -> None:
 def test_generated_inventory_is_removed_for_three_or_fewer(tmp_path: Path, servers: int) -> None:
     write_server_inventory(tmp_path, 7)
     assert write_server_inventory(tmp_path, servers) is None
-    assert not (tmp_path / "generated-servers.yml").exists()
+    assert not (tmp_path / "assets" / "generated-servers.yml").exists()
 
 
 def _ansible_inventory(inventory: Path, state: Path) -> dict[str, object]:
@@ -263,7 +263,7 @@ def test_lab_inventory_with_generated_servers(tmp_path: Path, state: Path) -> No
 
     linux = tree["linux"]
     assert isinstance(linux, dict)
-    assert sorted(linux["children"]) == ["controller", "lab_servers"]
+    assert sorted(linux["hosts"]) == ["control-node", *(f"lab-srv0{i}" for i in range(1, 6))]
     lab_servers = tree["lab_servers"]
     assert isinstance(lab_servers, dict)
     assert sorted(lab_servers["hosts"]) == [f"lab-srv0{i}" for i in range(1, 6)]

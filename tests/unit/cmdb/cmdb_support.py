@@ -19,8 +19,9 @@ TODAY = date(2026, 12, 3)
 
 
 def ansible_env(tmp_path: Path, fail_unparsed: bool = True) -> dict[str, str]:
-    """The environment the runner gives Ansible: the repo's config, and (by default) an
-    inventory source that cannot be parsed is an error, not a warning."""
+    """The environment the runner gives Ansible: the repo's config, where an inventory
+    source that cannot be parsed is an error; ``fail_unparsed=False`` restores Ansible's
+    own default (a warning), to show the plugin yields no partial inventory even then."""
     env = dict(
         os.environ,
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -29,9 +30,9 @@ def ansible_env(tmp_path: Path, fail_unparsed: bool = True) -> dict[str, str]:
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
     )
-    if fail_unparsed:
-        env["ANSIBLE_INVENTORY_UNPARSED_FAILED"] = "True"
-        env["ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED"] = "True"
+    flag = str(fail_unparsed)
+    env["ANSIBLE_INVENTORY_UNPARSED_FAILED"] = flag
+    env["ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED"] = flag
     return env
 
 
