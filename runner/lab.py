@@ -7,6 +7,10 @@ listens for SSH on 127.0.10.N, port 2222. Everything the lab keeps lives under
 ``<state>/lab``: ``base/``, ``ssh/`` (the lab's client key and known_hosts) and
 ``hosts/<name>/`` (a running host's overlay layers, console log and pid file).
 
+A second lab can run beside the built-in one: ``Lab(state_dir, subnet="127.0.11",
+base_dir=...)`` keeps its hosts, keys and lock under its own state folder, puts host N on
+127.0.11.N, and lays its overlays over another lab's base without ever writing to it.
+
 The overlay and the other mounts of a host exist only inside the host's mount namespace, so
 they disappear with the host's last process; stopping a host discards its changes.
 """
@@ -44,7 +48,8 @@ DEFAULT_SERVERS = 3
 MAX_SERVERS = 200
 SSH_PORT = 2222
 SUITE = "bookworm"
-ADDRESS_PREFIX = "127.0.10."
+DEFAULT_SUBNET = "127.0.10"
+ADDRESS_PREFIX = f"{DEFAULT_SUBNET}."
 SERVER_PREFIX = "lab-srv"
 
 #: Packages debootstrap adds to the minimal base: what Ansible, the inspections and the
@@ -83,6 +88,7 @@ _BASE_MARKER = "etc/opskeeper-lab-base"
 _HOST_KEY = "ssh_host_ed25519_key"
 _HOST_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SERVER_NAME = re.compile(rf"^{SERVER_PREFIX}(\d+)$")
+_SUBNET = re.compile(r"^127\.(\d{1,3})\.(\d{1,3})$")
 #: A host gets new mount, UTS and PID namespaces; ``--kill-child`` ties the namespace's
 #: PID 1 to unshare, so SIGKILL to unshare ends the host. A build gets no UTS namespace.
 _UNSHARE_HOST = ("unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child")
@@ -136,13 +142,29 @@ def require_root() -> None:
         raise LabError("the lab needs root: run `sudo .venv/bin/opskeeper lab up`")
 
 
-def host_spec(name: str, index: int) -> LabHostSpec:
-    """Return the spec of host ``name`` on 127.0.10.``index``; raise LabError if invalid."""
+def check_subnet(subnet: str) -> str:
+    """Return ``subnet`` if lab hosts can live on it, else raise LabError.
+
+    A subnet is three octets ``127.X.Y``: every 127.x address answers on the loopback
+    interface, so host N of the lab listens on ``127.X.Y.N`` without a network namespace.
+    """
+    match = _SUBNET.match(subnet)
+    if match is None or not all(0 <= int(octet) <= 255 for octet in match.groups()):
+        raise LabError(
+            f"lab subnet {subnet!r} is not a loopback /24: give three octets 127.X.Y, "
+            f"e.g. {DEFAULT_SUBNET!r} (hosts get 127.X.Y.N)"
+        )
+    return subnet
+
+
+def host_spec(name: str, index: int, subnet: str = DEFAULT_SUBNET) -> LabHostSpec:
+    """Return the spec of host ``name`` on ``<subnet>.<index>``; raise LabError if invalid."""
     _check_name(name)
+    check_subnet(subnet)
     if not 1 <= index <= 254:
-        raise LabError(f"lab host index {index} is out of range: use 1 to 254 (127.0.10.N)")
+        raise LabError(f"lab host index {index} is out of range: use 1 to 254 ({subnet}.N)")
     data_mb = DATA_SIZES_MB[(index - 1) % len(DATA_SIZES_MB)]
-    return LabHostSpec(name=name, index=index, address=f"{ADDRESS_PREFIX}{index}", data_mb=data_mb)
+    return LabHostSpec(name=name, index=index, address=f"{subnet}.{index}", data_mb=data_mb)
 
 
 def _check_name(name: str) -> None:
@@ -153,9 +175,9 @@ def _check_name(name: str) -> None:
         )
 
 
-def server_spec(index: int) -> LabHostSpec:
+def server_spec(index: int, subnet: str = DEFAULT_SUBNET) -> LabHostSpec:
     """Return the spec of the lab server number ``index`` (lab-srv01, lab-srv02, ...)."""
-    return host_spec(f"{SERVER_PREFIX}{index:02d}", index)
+    return host_spec(f"{SERVER_PREFIX}{index:02d}", index, subnet)
 
 
 # Apt sources ---------------------------------------------------------------------------
@@ -270,7 +292,7 @@ def _apt_validity_settings() -> list[str]:
 # Inventory -----------------------------------------------------------------------------
 
 
-def render_server_inventory(servers: int) -> str:
+def render_server_inventory(servers: int, subnet: str = DEFAULT_SUBNET) -> str:
     """Return CMDB records of lab-srv04..N (assets/lab.yml holds the first three).
 
     They copy lab-srv03's shape: VMs on the control node with this machine's system facts.
@@ -294,7 +316,7 @@ def render_server_inventory(servers: int) -> str:
             "tags": ["lab_server"],
             "runs_on": "control-node",
         }
-        for spec in (server_spec(i) for i in range(DEFAULT_SERVERS + 1, servers + 1))
+        for spec in (server_spec(i, subnet) for i in range(DEFAULT_SERVERS + 1, servers + 1))
     ]
     header = (
         f"# Written by `opskeeper lab up --servers {servers}`; removed by `opskeeper lab down`.\n"
@@ -303,13 +325,15 @@ def render_server_inventory(servers: int) -> str:
     return header + yaml.safe_dump({"assets": records}, sort_keys=False)
 
 
-def write_server_inventory(inventory_dir: Path, servers: int) -> Path | None:
+def write_server_inventory(
+    inventory_dir: Path, servers: int, subnet: str = DEFAULT_SUBNET
+) -> Path | None:
     """Write or remove ``generated-servers.yml`` so the inventory holds ``servers`` hosts."""
     path = inventory_dir / GENERATED_INVENTORY
     if servers <= DEFAULT_SERVERS:
         path.unlink(missing_ok=True)
         return None
-    return write_atomic(path, render_server_inventory(servers))
+    return write_atomic(path, render_server_inventory(servers, subnet))
 
 
 # Processes -----------------------------------------------------------------------------
@@ -410,13 +434,28 @@ def _sudo_owner() -> tuple[int, int] | None:
 
 
 class Lab:
-    """The lab under ``<state>/lab``: build the base, start, stop and reach hosts."""
+    """The lab under ``<state>/lab``: build the base, start, stop and reach hosts.
 
-    def __init__(self, state_dir: Path | None = None, inventory_dir: Path | None = None) -> None:
+    ``subnet`` (``127.X.Y``) is where hosts listen: host N on ``<subnet>.N``. ``base_dir``
+    names another lab's base to share: this lab then only reads it, and refuses to start
+    while it is not built (build it with that lab's ``ensure_base``). Two labs with their own
+    state folders, subnets and inventory folders run side by side without seeing each other.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        inventory_dir: Path | None = None,
+        *,
+        subnet: str = DEFAULT_SUBNET,
+        base_dir: Path | None = None,
+    ) -> None:
         self.state_dir = (state_dir or config.state_dir()).resolve()
         self.inventory_dir = inventory_dir or config.default_inventory()
+        self.subnet = check_subnet(subnet)
         self.lab_dir = self.state_dir / "lab"
-        self.base_dir = self.lab_dir / "base"
+        self.shared_base = base_dir is not None
+        self.base_dir = base_dir.resolve() if base_dir is not None else self.lab_dir / "base"
         self.hosts_dir = self.lab_dir / "hosts"
         self.ssh_dir = self.lab_dir / "ssh"
         self.ssh_key = self.ssh_dir / "id_ed25519"
@@ -435,7 +474,7 @@ class Lab:
         if not 1 <= servers <= MAX_SERVERS:
             raise LabError(f"--servers {servers} is out of range: use 1 to {MAX_SERVERS}")
         say = progress or _quiet
-        specs = [server_spec(i) for i in range(1, servers + 1)]
+        specs = [server_spec(i, self.subnet) for i in range(1, servers + 1)]
 
         with self._locked():
             self._prepare(say)
@@ -445,7 +484,7 @@ class Lab:
                     self._stop([name])
                     say(f"{name} stopped (beyond --servers {servers})")
             self._start_all(specs, say)
-            write_server_inventory(self.inventory_dir, servers)
+            write_server_inventory(self.inventory_dir, servers, self.subnet)
             return [self._state(spec, ssh_ok=True) for spec in specs]
 
     def down(self) -> list[str]:
@@ -456,7 +495,7 @@ class Lab:
             stopped = [name for name in names if self._running_pid(name) is not None]
             self._stop(names)
             self._write_known_hosts()
-            write_server_inventory(self.inventory_dir, 0)
+            write_server_inventory(self.inventory_dir, 0, self.subnet)
         return stopped
 
     def ensure_base(self, progress: Callable[[str], None] | None = None) -> Path:
@@ -483,9 +522,9 @@ class Lab:
             return list(pool.map(check, specs))
 
     def start_host(self, name: str, index: int) -> LabHostState:
-        """Start one host on 127.0.10.``index`` and wait for SSH; a no-op if it runs."""
+        """Start one host on <subnet>.``index`` and wait for SSH; a no-op if it runs."""
         require_root()
-        spec = host_spec(name, index)
+        spec = host_spec(name, index, self.subnet)
         with self._locked():
             self._prepare(_quiet)
             self._start_all([spec], _quiet)
@@ -579,6 +618,12 @@ class Lab:
         _require_tool("ssh", "openssh-client")
         _require_tool("ssh-keygen", "openssh-client")
         if not (self.base_dir / _BASE_MARKER).is_file():
+            if self.shared_base:
+                # Another lab owns this base: building it here would race with that lab.
+                raise LabError(
+                    f"the shared lab base {self.base_dir} is not built: build it first with "
+                    "`sudo .venv/bin/opskeeper lab up` (or that lab's ensure_base())"
+                )
             self._build_base(say)
         self._ensure_client_key()
 

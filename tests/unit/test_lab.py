@@ -343,3 +343,60 @@ def test_host_files_and_setup_script(state: Path) -> None:
     assert setup.rstrip().endswith(
         'exec chroot "$root" /usr/bin/tini -- /usr/local/sbin/opskeeper-lab-init'
     )
+
+
+# A second lab beside the built-in one (the benchmark's) ---------------------------------
+
+
+def test_specs_on_another_subnet() -> None:
+    spec = host_spec("lab-srv07", 7, subnet="127.0.11")
+    assert spec.address == "127.0.11.7"
+    assert spec.data_mb == host_spec("lab-srv07", 7).data_mb
+    assert server_spec(12, "127.0.11").address == "127.0.11.12"
+    assert server_spec(12).address == "127.0.10.12"
+    with pytest.raises(LabError, match=r"use 1 to 254 \(127\.0\.11\.N\)"):
+        host_spec("ok", 255, subnet="127.0.11")
+
+
+@pytest.mark.parametrize("subnet", ["127.0.11.", "10.0.11", "127.0", "127.0.256", "127.a.1", ""])
+def test_bad_subnets(subnet: str) -> None:
+    with pytest.raises(LabError, match="is not a loopback /24"):
+        Lab(subnet=subnet)
+
+
+def test_default_lab_is_unchanged(state: Path) -> None:
+    the_lab = Lab()
+    assert the_lab.subnet == "127.0.10"
+    assert not the_lab.shared_base
+    assert the_lab.base_dir == state.resolve() / "lab" / "base"
+
+
+def test_second_lab_uses_its_own_folders_and_another_base(tmp_path: Path) -> None:
+    base = tmp_path / "main" / "lab" / "base"
+    second = Lab(tmp_path / "bench", tmp_path / "bench-inventory", subnet="127.0.11", base_dir=base)
+    assert second.shared_base
+    assert second.base_dir == base.resolve()
+    assert second.hosts_dir == (tmp_path / "bench" / "lab" / "hosts").resolve()
+    assert second.known_hosts == (tmp_path / "bench" / "lab" / "ssh" / "known_hosts").resolve()
+
+    spec = host_spec("lab-srv02", 2, second.subnet)
+    assert "ListenAddress 127.0.11.2:2222" in second._render_sshd(spec)
+    setup = second._render_setup(spec)
+    assert f"lowerdir={base.resolve()}," in setup
+    assert 'upperdir="$host/upper"' in setup
+    assert f"host={second.hosts_dir / 'lab-srv02'}" in setup
+
+
+def test_second_lab_never_builds_the_shared_base(tmp_path: Path) -> None:
+    base = tmp_path / "main" / "lab" / "base"
+    second = Lab(tmp_path / "bench", tmp_path / "inv", subnet="127.0.11", base_dir=base)
+    with pytest.raises(LabError, match=r"shared lab base .* is not built"):
+        second._prepare(lambda _line: None)
+    assert not base.exists()
+
+
+def test_generated_inventory_on_another_subnet(tmp_path: Path) -> None:
+    path = write_server_inventory(tmp_path, 5, "127.0.11")
+    assert path is not None
+    records = yaml.safe_load(path.read_text())["assets"]
+    assert [r["management_address"] for r in records] == ["127.0.11.4", "127.0.11.5"]
