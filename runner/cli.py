@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 from datetime import date
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from runner import __version__, config
+from runner.cli_support import err_console, host_progress, install_cancel, require_lab_up
 from runner.errors import OpskeeperError
 
 console = Console()
-err_console = Console(stderr=True)
 
 #: Exit codes of ``opskeeper inspect`` (README, "Exit codes").
 EXIT_OK = 0
@@ -62,33 +58,6 @@ def main(verbose: int) -> None:
         format="%(message)s",
         handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
     )
-
-
-def _install_cancel() -> threading.Event:
-    """SIGINT and SIGTERM ask the running job to stop; a second SIGINT stops at once."""
-    cancel = threading.Event()
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if cancel.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        cancel.set()
-        err_console.print("[yellow]stopping the run; it will be marked interrupted[/yellow]")
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return cancel
-
-
-def _require_lab_up(inventory: Path) -> None:
-    if inventory.resolve() != config.default_inventory().resolve():
-        return
-    from runner.lab import Lab
-
-    if not any(host.running for host in Lab().status()):
-        raise OpskeeperError(
-            "the built-in lab is not up: start it with `sudo .venv/bin/opskeeper lab up` "
-            "(or `make demo`), or pass --inventory for real hosts"
-        )
 
 
 def _exit_code(failures: bool, unreachable: bool) -> int:
@@ -163,40 +132,16 @@ def inspect(
 
     Exit codes: 0 no failure, 3 failed checks, 4 unreachable hosts, 5 both, 1 error.
     """
-    from runner.jobs import PLAYBOOKS, JobSpec, prepare, run_job
+    from runner import inspection
     from runner.reports import daily
     from runner.store import open_store
 
-    spec = JobSpec(
-        kind="inspect",
-        playbook=PLAYBOOKS / "inspect.yml",
-        inventory=inventory,
-        host_pattern="linux",
-        limit=limit,
-        trigger=trigger,
-    )
-    _require_lab_up(inventory)
-    targets = prepare(spec)
+    require_lab_up(inventory)
+    job = inspection.plan("inspect", inventory, limit=limit, trigger=trigger)
     store = open_store()
     store.reap_stale_runs()
-    cancel = _install_cancel()
-
-    with Progress(
-        TextColumn("[bold]inspecting[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("hosts"),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=err_console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=len(targets.hosts))
-
-        def on_host(done: int, total: int, host: str, outcome: str) -> None:
-            progress.update(task, completed=done, total=total, description=f"{host}: {outcome}")
-
-        result = run_job(store, spec, targets, progress=on_host, cancel=cancel)
+    with host_progress("inspecting") as on_host:
+        result = inspection.run(store, job, progress=on_host, cancel=install_cancel())
 
     if result.status == "interrupted":
         raise OpskeeperError(f"run {result.run_id} was interrupted; its results are incomplete")

@@ -181,6 +181,110 @@ def checks(inventory: Path | None, days: int | None, show_all: bool) -> None:
     click.echo(f"{len(rows)} checks: {len(rows) - warned} ok, {warned} warn")
 
 
+_output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report folder (default var/reports).",
+)
+
+
+def _write_asset_report(root: Path, output: Path | None) -> None:
+    from runner.cmdb.load import load_cmdb
+    from runner.reports import assets
+    from runner.store import open_store
+
+    report = assets.build(load_cmdb(root), open_store())
+    html_path, csv_path = assets.write(report, output)
+    summary = report["summary"]
+    click.echo(
+        f"{summary['assets']} assets, {summary['with_drift']} with drift, "
+        f"{summary['expiring']} contract ends within {report['expiry_warn_days']} days, "
+        f"{summary['spares_below_minimum']} spare parts below minimum"
+    )
+    click.echo(f"asset report: {html_path}\n              {csv_path}")
+
+
+@cmdb.command()
+@_inventory_option
+@click.option("-l", "--limit", help="Ansible host pattern to narrow the census.")
+@click.option(
+    "--propose",
+    is_flag=True,
+    help="Also write the record changes the census suggests as a patch to review.",
+)
+@_output_option
+def reconcile(
+    inventory: Path | None, limit: str | None, propose: bool, output: Path | None
+) -> None:
+    """Take a census of the hosts and compare it with the CMDB's records.
+
+    Prints fields that differ, hosts found but not recorded and assets recorded in use but
+    not reachable; records them as cmdb.drift checks of a census run; writes the asset
+    report (HTML and CSV). With --propose, the suggested record changes go to a patch file
+    for a person to review and apply: the CMDB files are never rewritten.
+    """
+    from runner import inspection
+    from runner.cli_support import host_progress, install_cancel, require_lab_up
+    from runner.cmdb.reconcile import reconcile as compare
+    from runner.cmdb.reconcile import write_patch
+    from runner.store import open_store
+
+    root = _root(inventory)
+    require_lab_up(root)
+    job = inspection.plan("census", root, limit=limit)
+    assert job.cmdb is not None  # _root() always names a CMDB folder
+    store = open_store()
+    store.reap_stale_runs()
+    with host_progress("census of") as on_host:
+        result = inspection.run(store, job, progress=on_host, cancel=install_cancel())
+    if result.status == "interrupted":
+        raise OpskeeperError(f"census {result.run_id} was interrupted; nothing was compared")
+
+    census = dict(result.census)
+    census.update(
+        {
+            host: {"unreachable": True}
+            for host, (outcome, _) in result.hosts.items()
+            if outcome == "unreachable"
+        }
+    )
+    findings = compare(job.cmdb, census, expected=sorted(result.hosts))
+    for finding in findings:
+        click.echo(f"{finding.kind:>11}  {finding.asset}: {finding.message}")
+    click.echo(
+        f"census {result.run_id}: {len(result.census)} hosts answered, "
+        f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
+    )
+    if propose:
+        folder = output or config.reports_dir()
+        proposal = write_patch(job.cmdb, findings, folder / f"cmdb-{result.run_id}.patch")
+        for problem in proposal.problems:
+            click.echo(f"note: after the patch: {problem}")
+        if proposal.patch:
+            click.echo(
+                f"proposal: {proposal.patch} ({len(proposal.changes)} record changes; "
+                f"review it, then `git apply` it); {len(proposal.not_proposed)} findings "
+                "need a person"
+            )
+        else:
+            click.echo("proposal: nothing the census can correct by itself")
+    _write_asset_report(root, output)
+
+
+@cmdb.command()
+@_inventory_option
+@_output_option
+def report(inventory: Path | None, output: Path | None) -> None:
+    """Write the asset report (HTML and CSV) for the quarterly review.
+
+    Every record beside what the newest census or inspection said about it, drift first,
+    with warranty and support ends and spare stock.
+    """
+    _write_asset_report(_root(inventory), output)
+
+
 @click.group(cls=_Group)
 def spares() -> None:
     """The spare parts store: stock, receiving, issuing and replacing parts."""

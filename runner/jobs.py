@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 #: The result key under which the ``opskeeper_check`` action plugin returns its verdicts.
 CHECKS_KEY = "opskeeper_checks"
 
+#: The result key under which a probe returns what the host says about itself.
+CENSUS_KEY = "opskeeper_census"
+
 #: Check id recorded for a host that Ansible could not reach.
 UNREACHABLE_CHECK = "host.reachable"
 
@@ -41,6 +44,10 @@ NO_RESULT_CHECK = "host.run"
 PLAYBOOKS = config.REPO_ROOT / "playbooks"
 
 ProgressCallback = Callable[[int, int, str, str], None]
+
+#: Called after the play with the sink, before the run ends: extra verdicts to record
+#: (the CMDB's checks of an inspection, say).
+Finalizer = Callable[["EventSink"], list[ResultRow]]
 
 
 def current_user() -> str:
@@ -70,6 +77,7 @@ class JobResult:
     hosts: dict[str, tuple[str, str | None]]
     counts: dict[str, int]
     private_data_dir: Path
+    census: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def has_failures(self) -> bool:
@@ -86,7 +94,12 @@ def new_run_id() -> str:
 
 
 class EventSink:
-    """Consumes ansible-runner events: verdicts to the store, hosts done to the progress."""
+    """Consumes ansible-runner events: verdicts to the store, hosts done to the progress.
+
+    A host is done when a task result carries ``done_key`` (the judged checks of an
+    inspection, the census of a census run), or when it fails or cannot be reached. Census
+    facts are kept in :attr:`census` for whoever compares them with the CMDB.
+    """
 
     def __init__(
         self,
@@ -96,6 +109,7 @@ class EventSink:
         progress: ProgressCallback | None,
         batch_size: int = 500,
         flush_seconds: float = 1.0,
+        done_key: str = CHECKS_KEY,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -109,6 +123,8 @@ class EventSink:
         self.counts: dict[str, int] = {}
         self.events = 0
         self.stats_seen = False
+        self.done_key = done_key
+        self.census: dict[str, dict[str, Any]] = {}
 
     def __call__(self, event: dict[str, Any]) -> bool:
         self.events += 1
@@ -128,10 +144,14 @@ class EventSink:
         elif kind == "playbook_on_stats":
             self.stats_seen = True
         elif kind == "runner_on_ok" and host:
-            checks = (data.get("res") or {}).get(CHECKS_KEY)
+            res = data.get("res") or {}
+            checks = res.get(CHECKS_KEY)
             if isinstance(checks, list):
                 for check in checks:
                     self._add(_row(host, check))
+            if isinstance(res.get(CENSUS_KEY), dict):
+                self.census[host] = res[CENSUS_KEY]
+            if self.done_key in res:
                 self._host_done(host, "ok", None)
         if len(self.pending) >= self.batch_size or (
             self.pending and time.monotonic() - self.last_flush >= self.flush_seconds
@@ -156,10 +176,15 @@ class EventSink:
         self.store.add_results(self.run_id, rows)
         self.last_flush = time.monotonic()
 
+    def add(self, rows: list[ResultRow]) -> None:
+        """Record verdicts that did not come from an event (they are flushed with the rest)."""
+        for row in rows:
+            self._add(row)
+
     def close(self) -> None:
         """Record a row for every expected host that produced no verdict, then flush."""
         for host in sorted(self.expected - self.outcomes.keys()):
-            reason = "the host ended the run without any check result"
+            reason = "the host ended the run without any result"
             self._add(ResultRow(host, NO_RESULT_CHECK, "", "error", None, None, None, reason))
             self.outcomes[host] = ("failed", reason)
         self.flush()
@@ -200,8 +225,13 @@ def run_job(
     targets: Targets,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    finalize: Finalizer | None = None,
+    done_key: str = CHECKS_KEY,
 ) -> JobResult:
-    """Run one playbook through ansible-runner and record it; return how it went."""
+    """Run one playbook through ansible-runner and record it; return how it went.
+
+    ``finalize`` adds verdicts after a play that ran to its end, before the run ends.
+    """
     import ansible_runner
 
     run_id = new_run_id()
@@ -217,7 +247,7 @@ def run_job(
         limit=spec.limit,
         hosts=targets.hosts,
     )
-    sink = EventSink(store, run_id, targets.hosts, progress)
+    sink = EventSink(store, run_id, targets.hosts, progress, done_key=done_key)
     cancel = cancel or threading.Event()
     bindir = Path(sys.executable).parent
     envvars = {
@@ -253,6 +283,8 @@ def run_job(
         else:
             status = "failed"
             message = f"ansible-playbook ended with status {result.status}, rc {rc}"
+        if status == "finished" and finalize is not None:
+            sink.add(finalize(sink))
         sink.close()
     except BaseException as exc:
         status = "interrupted"
@@ -266,4 +298,4 @@ def run_job(
     if status == "failed":
         stdout = private / "artifacts" / run_id / "stdout"
         raise RunError(f"run {run_id}: {message}; see {stdout}")
-    return JobResult(run_id, status, rc, sink.outcomes, sink.counts, private)
+    return JobResult(run_id, status, rc, sink.outcomes, sink.counts, private, sink.census)

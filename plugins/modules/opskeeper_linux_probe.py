@@ -20,6 +20,7 @@ import functools
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import time
@@ -89,6 +90,13 @@ options:
     type: str
     choices: [fail, warn]
     default: fail
+  census_only:
+    description:
+      - Return only the census (what the host says about itself), no measurements. The
+        census is returned either way; C(opskeeper cmdb reconcile) uses this to compare the
+        CMDB's records with the hosts without running the checks.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -119,6 +127,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+opskeeper_census:
+  description:
+    - What the host says about itself, for comparing with its CMDB record. C(os) and
+      C(os_version) from C(/etc/os-release) (Debian's point release from
+      C(/etc/debian_version)), C(cpus), C(memory_mb) from C(/proc/meminfo), C(serial),
+      C(vendor) and C(model) from C(/sys/class/dmi/id) when readable, C(hostname), and
+      C(addresses) - the interface addresses (C(ip -o addr)) plus the address the SSH
+      connection arrived on. A fact that cannot be read is left out.
+  returned: always
+  type: dict
+  sample: {os: debian, os_version: "12.7", cpus: 4, memory_mb: 15892, serial: 4QW9E22,
+           vendor: Dell Inc., model: PowerEdge R650, hostname: web01,
+           addresses: [192.0.2.10, "fe80::1"]}
 measurements:
   description:
     - One entry per measurement. C(id) is the check id, C(subject) what was measured (a
@@ -1225,6 +1246,101 @@ def probe_failed_logins(window_hours: int) -> list[dict[str, Any]]:
     return [measurement("linux.auth.failed_logins", "logins", count, "logins", message, details)]
 
 
+# --- census: what the host says about itself ---------------------------------------
+
+#: DMI strings that firmware leaves when nobody filled them in.
+DMI_PLACEHOLDERS = {
+    "",
+    "none",
+    "not specified",
+    "to be filled by o.e.m.",
+    "default string",
+    "system serial number",
+    "0123456789",
+}
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """KEY=value pairs of os-release(5), quotes removed."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key] = value.strip().strip("\"'")
+    return values
+
+
+def parse_ip_addresses(text: str) -> list[str]:
+    """Addresses from C(ip -o addr show), without prefix lengths, in order, once each."""
+    found: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        for family in ("inet", "inet6"):
+            if family in words:
+                index = words.index(family) + 1
+                if index < len(words):
+                    address = words[index].split("/")[0]
+                    if address not in found:
+                        found.append(address)
+    return found
+
+
+def ssh_server_address(environ: dict[str, str]) -> str | None:
+    """The local address an SSH session arrived on (third word of SSH_CONNECTION)."""
+    words = environ.get("SSH_CONNECTION", "").split()
+    return words[2] if len(words) == 4 else None
+
+
+def _dmi(name: str) -> str | None:
+    try:
+        value = read_text(f"/sys/class/dmi/id/{name}").strip()
+    except OSError:
+        return None
+    return None if value.lower() in DMI_PLACEHOLDERS else value
+
+
+def read_census(environ: dict[str, str]) -> dict[str, Any]:
+    """What the host says about itself; facts that cannot be read are left out."""
+    census: dict[str, Any] = {"hostname": socket.gethostname()}
+    try:
+        release = parse_os_release(read_text("/etc/os-release"))
+        if release.get("ID"):
+            census["os"] = release["ID"]
+        if release.get("VERSION_ID"):
+            census["os_version"] = release["VERSION_ID"]
+        if release.get("ID") == "debian":
+            point = read_text("/etc/debian_version").strip()
+            if point[:1].isdigit():
+                census["os_version"] = point
+    except OSError:
+        pass
+    cpus = os.cpu_count()
+    if cpus:
+        census["cpus"] = cpus
+    with contextlib.suppress(OSError, KeyError):
+        census["memory_mb"] = parse_meminfo(read_text("/proc/meminfo"))["MemTotal"] // 1024
+    for fact, name in (
+        ("serial", "product_serial"),
+        ("vendor", "sys_vendor"),
+        ("model", "product_name"),
+    ):
+        value = _dmi(name)
+        if value:
+            census[fact] = value
+    addresses: list[str] = []
+    ip = which("ip")
+    if ip:
+        rc, out, _ = run([ip, "-o", "addr", "show"])
+        if rc == 0:
+            addresses = parse_ip_addresses(out)
+    arrived = ssh_server_address(environ)
+    if arrived and arrived not in addresses:
+        addresses.append(arrived)
+    if addresses:
+        census["addresses"] = addresses
+    return census
+
+
 # --- putting it together -------------------------------------------------------------
 
 
@@ -1329,14 +1445,16 @@ def main() -> None:
             "failed_login_window_hours": {"type": "int", "default": 24},
             "mount_exclude": {"type": "list", "elements": "str", "default": []},
             "time_sync_status": {"type": "str", "choices": ["fail", "warn"], "default": "fail"},
+            "census_only": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     started = time.monotonic()
-    measurements = run_probes(module.params)
+    measurements = [] if module.params["census_only"] else run_probes(module.params)
     module.exit_json(
         changed=False,
         measurements=measurements,
+        opskeeper_census=read_census(dict(os.environ)),
         probe_seconds=round(time.monotonic() - started, 3),
     )
 

@@ -634,3 +634,61 @@ def test_module_runs_through_ansible_against_this_machine(
     }
     # The ansible command that started the module is a process on this host.
     assert processes == {"opskeeper-no-such-process": False, "ansible": True}
+
+
+# --- census --------------------------------------------------------------------------
+
+OS_RELEASE = """\
+PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+ID=debian
+# a comment=ignored
+"""
+
+IP_ADDR = """\
+1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+1: lo    inet6 ::1/128 scope host noprefixroute \\       valid_lft forever preferred_lft forever
+2: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever
+2: eth0    inet6 fe80::fc:ff:fe00:1/64 scope link \\       valid_lft forever preferred_lft forever
+3: eth1    inet 192.0.2.2/24 scope global secondary eth1
+"""
+
+
+def test_os_release_pairs_lose_their_quotes(probe: ModuleType) -> None:
+    values = probe.parse_os_release(OS_RELEASE)
+    assert values["ID"] == "debian" and values["VERSION_ID"] == "12"
+    assert values["PRETTY_NAME"] == "Debian GNU/Linux 12 (bookworm)"
+    assert "# a comment" not in values
+
+
+def test_ip_addresses_without_prefixes_once_each(probe: ModuleType) -> None:
+    assert probe.parse_ip_addresses(IP_ADDR) == [
+        "127.0.0.1",
+        "::1",
+        "192.0.2.2",
+        "fe80::fc:ff:fe00:1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("192.0.2.50 51234 127.0.10.2 2222", "127.0.10.2"),
+        ("", None),
+        ("garbage", None),
+    ],
+)
+def test_the_address_an_ssh_session_arrived_on(
+    probe: ModuleType, value: str, expected: str | None
+) -> None:
+    assert probe.ssh_server_address({"SSH_CONNECTION": value}) == expected
+
+
+def test_census_of_this_machine(probe: ModuleType) -> None:
+    census = probe.read_census({"SSH_CONNECTION": "192.0.2.50 51234 127.0.10.77 2222"})
+    assert census["hostname"] == socket.gethostname()
+    assert census["cpus"] == os.cpu_count()
+    assert census["memory_mb"] > 0
+    assert census["os"] == probe.parse_os_release(Path("/etc/os-release").read_text())["ID"]
+    assert census["addresses"][-1] == "127.0.10.77"

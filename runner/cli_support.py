@@ -1,0 +1,67 @@
+"""Terminal helpers shared by the CLI's command groups: progress, cancelling, the lab check."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from runner import config
+from runner.errors import OpskeeperError
+from runner.jobs import ProgressCallback
+
+err_console = Console(stderr=True)
+
+
+def install_cancel() -> threading.Event:
+    """SIGINT and SIGTERM ask the running job to stop; a second SIGINT stops at once."""
+    cancel = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if cancel.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        cancel.set()
+        err_console.print("[yellow]stopping the run; it will be marked interrupted[/yellow]")
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return cancel
+
+
+@contextmanager
+def host_progress(verb: str) -> Iterator[ProgressCallback]:
+    """A progress bar of hosts done out of all hosts, on stderr, gone when the job ends."""
+    with Progress(
+        TextColumn(f"[bold]{verb}[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("hosts"),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def on_host(done: int, total: int, host: str, outcome: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"{host}: {outcome}")
+
+        yield on_host
+
+
+def require_lab_up(inventory: Path) -> None:
+    if inventory.resolve() != config.default_inventory().resolve():
+        return
+    from runner.lab import Lab
+
+    if not any(host.running for host in Lab().status()):
+        raise OpskeeperError(
+            "the built-in lab is not up: start it with `sudo .venv/bin/opskeeper lab up` "
+            "(or `make demo`), or pass --inventory for real hosts"
+        )

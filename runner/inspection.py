@@ -1,0 +1,131 @@
+"""The jobs that look at hosts without changing them: the nightly inspection and the census.
+
+Both are playbook runs (:mod:`runner.jobs`). When the inventory is a CMDB, their census
+facts are compared with the records afterwards, so drift between the register and reality
+is a verdict of the same run (``cmdb.drift``), and a full inspection also records the
+CMDB's own checks (spare stock, warranty and support ends).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.cmdb import cmdb_checks, drift_checks, load_cmdb
+from runner.cmdb.checks import CheckRow
+from runner.cmdb.load import Cmdb
+from runner.jobs import (
+    CENSUS_KEY,
+    CHECKS_KEY,
+    PLAYBOOKS,
+    EventSink,
+    JobResult,
+    JobSpec,
+    ProgressCallback,
+    prepare,
+    run_job,
+)
+from runner.store import Store
+from runner.store.db import ResultRow
+
+log = logging.getLogger(__name__)
+
+#: The group every inspected and census-taken host is in (the plugin's platform group).
+HOSTS = "linux"
+
+
+def cmdb_root(inventory: Path) -> Path | None:
+    """The CMDB folder behind an inventory, or None for a plain Ansible inventory."""
+    folder = inventory if inventory.is_dir() else inventory.parent
+    return folder if (folder / "cmdb.yml").is_file() else None
+
+
+def _rows(checks: list[CheckRow]) -> list[ResultRow]:
+    return [
+        ResultRow(
+            host=check["host"],
+            check_id=check["check_id"],
+            subject=check["subject"],
+            status=check["status"],
+            value=check["value"],
+            unit=check["unit"],
+            thresholds=check["thresholds"],
+            message=check["message"],
+        )
+        for check in checks
+    ]
+
+
+def census_of(sink: EventSink) -> tuple[dict[str, dict[str, object]], list[str]]:
+    """What the hosts of a run said about themselves, and which hosts were meant to answer.
+
+    Hosts that could not be reached are in the census as unreachable; hosts whose probe
+    failed for another reason are left out of both, so they are neither drift nor absent.
+    """
+    census: dict[str, dict[str, object]] = {
+        name: dict(facts) for name, facts in sink.census.items()
+    }
+    expected = []
+    for host, (outcome, _) in sink.outcomes.items():
+        if outcome == "unreachable":
+            census[host] = {"unreachable": True}
+            expected.append(host)
+        elif host in census:
+            expected.append(host)
+    return census, sorted(expected)
+
+
+@dataclass
+class Inspection:
+    """One inspection or census run, prepared: the CMDB (if any) is loaded up front."""
+
+    spec: JobSpec
+    cmdb: Cmdb | None
+
+    def finalize(self, sink: EventSink) -> list[ResultRow]:
+        if self.cmdb is None:
+            return []
+        census, expected = census_of(sink)
+        rows = _rows(drift_checks(self.cmdb, census, expected))
+        # The record checks are about the whole register, so only a full inspection makes
+        # them; a run with --limit or a census records only what it saw.
+        if self.spec.kind == "inspect" and not self.spec.limit:
+            rows += _rows(cmdb_checks(self.cmdb))
+        return rows
+
+
+def plan(
+    kind: str,
+    inventory: Path,
+    limit: str | None = None,
+    trigger: str = "manual",
+) -> Inspection:
+    """A validated inspection (``kind`` ``inspect``) or census (``census``) of ``inventory``."""
+    playbook = PLAYBOOKS / ("inspect.yml" if kind == "inspect" else "census.yml")
+    spec = JobSpec(kind, playbook, inventory, HOSTS, limit=limit, trigger=trigger)
+    root = cmdb_root(inventory)
+    # The full list of the CMDB's problems, rather than the one line the inventory gives.
+    cmdb = load_cmdb(root) if root is not None else None
+    return Inspection(spec, cmdb)
+
+
+def run(
+    store: Store,
+    inspection: Inspection,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> JobResult:
+    """Prepare and run the job, recording drift and CMDB checks with it."""
+    targets = prepare(inspection.spec)
+    done_key = CENSUS_KEY if inspection.spec.kind == "census" else CHECKS_KEY
+    return run_job(
+        store,
+        inspection.spec,
+        targets,
+        progress=progress,
+        cancel=cancel,
+        finalize=inspection.finalize,
+        done_key=done_key,
+    )
