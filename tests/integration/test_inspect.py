@@ -83,9 +83,9 @@ def test_planted_faults_give_exactly_their_verdicts(lab: Lab, reports: Path) -> 
     assert _bad_verdicts(report, SERVERS) == planted
     assert _stored_bad(report["run"]["id"], SERVERS) == planted
     hosts = {h["name"]: h for h in report["hosts"]}
-    assert set(hosts) == {*SERVERS, "control-node"}
+    assert set(hosts) == {*SERVERS, "control-node", "cmdb"}
     assert hosts["lab-srv03"]["worst"] in ("ok", "warn")
-    assert all(h["outcome"] == "ok" for h in hosts.values())
+    assert all(hosts[name]["outcome"] == "ok" for name in [*SERVERS, "control-node"])
     assert not any(c["check_id"] == "host.run" for c in hosts["control-node"]["checks"])
     assert report["run"]["status"] == "finished"
     assert report["run"]["trigger"] == "manual"
@@ -101,8 +101,10 @@ def test_a_stopped_host_is_unreachable_then_recovers(lab: Lab, reports: Path) ->
         assert result.returncode == EXIT_FAILURES_AND_UNREACHABLE, result.stdout + result.stderr
         report = _report(result.stdout)
         srv03 = next(h for h in report["hosts"] if h["name"] == "lab-srv03")
-        assert [(c["check_id"], c["status"]) for c in srv03["checks"]] == [
-            ("host.reachable", "unreachable")
+        # Unreachable, and (as an asset recorded in use) a drift from its record.
+        assert [(c["check_id"], c["subject"], c["status"]) for c in srv03["checks"]] == [
+            ("host.reachable", "", "unreachable"),
+            ("cmdb.drift", "reachable", "warn"),
         ]
         assert srv03["outcome"] == "unreachable"
         new = {(x["host"], x["status"]) for x in report["changes"]["new_failures"]}

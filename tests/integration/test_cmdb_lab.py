@@ -1,0 +1,101 @@
+"""The lab runs from its CMDB: a record that disagrees with its host shows as drift in the
+nightly inspection, in the census of `cmdb reconcile` (with a proposed patch) and in the
+asset report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runner import config
+from runner.lab import Lab
+from tests.integration.support import opskeeper
+
+SERVERS = ["lab-srv01", "lab-srv02", "lab-srv03"]
+RECORD = '    management_address: 127.0.10.2\n    system: {os: debian, os_version: "12",'
+PLANTED = '    management_address: 127.0.10.2\n    system: {os: debian, os_version: "11",'
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Path:
+    """A copy of the lab's CMDB whose record of lab-srv02 says Debian 11."""
+    Lab().up(3)
+    copy = tmp_path_factory.mktemp("cmdb") / "lab"
+    shutil.copytree(
+        config.REPO_ROOT / "inventory" / "lab", copy, ignore=shutil.ignore_patterns("generated-*")
+    )
+    records = copy / "assets" / "lab.yml"
+    text = records.read_text()
+    assert RECORD in text
+    records.write_text(text.replace(RECORD, PLANTED))
+    return copy
+
+
+def _json_report(output: str) -> dict:
+    path = next(line.split()[-1] for line in output.splitlines() if line.strip().endswith(".json"))
+    return json.loads(Path(path).read_text())
+
+
+def test_the_lab_cmdb_is_valid() -> None:
+    result = opskeeper("cmdb", "validate", str(config.REPO_ROOT / "inventory" / "lab"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid (6 assets, 4 inventory hosts, 1 spare parts" in result.stdout
+
+
+def test_drift_is_a_verdict_of_the_nightly_inspection(planted: Path, reports: Path) -> None:
+    result = opskeeper("inspect", "-i", str(planted), "-o", str(reports))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = _json_report(result.stdout)
+    drift = {
+        (host["name"], check["subject"], check["status"])
+        for host in report["hosts"]
+        for check in host["checks"]
+        if check["check_id"] == "cmdb.drift"
+    }
+    warned = {item for item in drift if item[2] != "ok"}
+    assert warned == {("lab-srv02", "os_version", "warn")}
+    assert {("lab-srv01", "os_version", "ok"), ("lab-srv02", "reachable", "ok")} <= drift
+    stock = next(h for h in report["hosts"] if h["name"] == "cmdb")["checks"]
+    assert [(c["check_id"], c["subject"], c["status"]) for c in stock] == [
+        ("cmdb.spares.stock", "LAB-NVME-1T", "ok")
+    ]
+
+
+def test_reconcile_proposes_a_patch_and_writes_the_asset_report(
+    planted: Path, reports: Path
+) -> None:
+    before = (planted / "assets" / "lab.yml").read_bytes()
+    result = opskeeper("cmdb", "reconcile", "-i", str(planted), "--propose", "-o", str(reports))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "differs  lab-srv02: os_version is recorded as '11'; the device reports '12" in (
+        result.stdout
+    )
+    assert "1 finding" in result.stdout
+    assert (planted / "assets" / "lab.yml").read_bytes() == before  # never rewritten
+
+    patch = next(reports.glob("cmdb-*.patch")).read_text()
+    assert '-    system: {os: debian, os_version: "11"' in patch
+    assert '+    system: {os: debian, os_version: "12.' in patch
+
+    csv_path = next(reports.glob("assets-*.csv"))
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(csv_path.read_text()))}
+    assert rows["lab-srv02"]["drift"].startswith("os_version is recorded as '11'")
+    assert all(rows[name]["drift"] == "" for name in ("lab-srv01", "lab-srv03", "control-node"))
+    html = next(reports.glob("assets-*.html")).read_text()
+    assert "1 asset(s) whose record disagrees with the device" in html
+
+
+def test_a_stopped_host_is_unreachable_in_the_census(planted: Path, reports: Path) -> None:
+    lab = Lab()
+    lab.stop_host("lab-srv03")
+    try:
+        result = opskeeper("cmdb", "reconcile", "-i", str(planted), "-o", str(reports))
+    finally:
+        lab.start_host("lab-srv03", 3)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "unreachable  lab-srv03: recorded in_use, but it could not be reached" in result.stdout
