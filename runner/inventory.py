@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,9 @@ import yaml
 
 from runner import config
 from runner.errors import ConfigError
+
+#: Platform groups, in the order a host in several is reported by.
+PLATFORMS = ("linux", "ios", "windows")
 
 #: Role argument-spec types whose values must parse as numbers.
 _NUMERIC_TYPES = {"int": int, "float": float}
@@ -55,6 +58,8 @@ class Targets:
     inventory: Path
     hosts: list[str]
     variables: dict[str, dict[str, Any]]
+    #: host -> the first of :data:`PLATFORMS` whose group holds it.
+    platforms: dict[str, str] = field(default_factory=dict)
 
 
 def _display_path(path: Path) -> str:
@@ -131,7 +136,13 @@ def resolve_targets(inventory: Path, pattern: str, limit: str | None) -> Targets
         name: variables.get_vars(host=manager.get_host(name), include_hostvars=False)
         for name in hosts
     }
-    return Targets(inventory=inventory, hosts=hosts, variables=per_host)
+    platforms = {}
+    for name in hosts:
+        groups = {group.name for group in manager.get_host(name).get_groups()}
+        found = next((platform for platform in PLATFORMS if platform in groups), None)
+        if found:
+            platforms[name] = found
+    return Targets(inventory=inventory, hosts=hosts, variables=per_host, platforms=platforms)
 
 
 def numeric_options(roles_dir: Path) -> dict[str, tuple[str, str]]:

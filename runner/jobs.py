@@ -246,6 +246,7 @@ def run_job(
         inventory=str(targets.inventory),
         limit=spec.limit,
         hosts=targets.hosts,
+        platforms=targets.platforms,
     )
     sink = EventSink(store, run_id, targets.hosts, progress, done_key=done_key)
     cancel = cancel or threading.Event()

@@ -32,6 +32,11 @@ RANK = {"ok": 0, "warn": 1, "error": 2, "fail": 3, "unreachable": 4}
 BAD = {"fail", "error", "unreachable"}
 TREND_RUNS = 14
 
+#: Report groups by host platform, in the order the report shows them.
+GROUPS = {"linux": "Servers", "ios": "Network devices", "windows": "PCs"}
+RECORDS_GROUP = "CMDB records"
+OTHER_GROUP = "Other hosts"
+
 
 def _iso(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat(timespec="seconds") if moment else None
@@ -59,25 +64,29 @@ def select_run(
     return run
 
 
+#: The columns of a result row in the report, in the order ``_results`` selects them.
+_RESULT_KEYS = ("host", "check_id", "subject", "status", "value", "unit", "thresholds", "message")
+
+
 def _results(session: Session, run_id: str) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Host.name, CheckResult)
+    # Plain columns through the session's connection, not ORM objects: a run of 100,000
+    # results would otherwise build (and garbage-collect) as many mapped instances only to
+    # copy their fields out.
+    rows = session.connection().execute(
+        select(
+            Host.name,
+            CheckResult.check_id,
+            CheckResult.subject,
+            CheckResult.status,
+            CheckResult.value,
+            CheckResult.unit,
+            CheckResult.thresholds,
+            CheckResult.message,
+        )
         .join(Host, Host.id == CheckResult.host_id)
         .where(CheckResult.run_id == run_id)
     )
-    return [
-        {
-            "host": name,
-            "check_id": result.check_id,
-            "subject": result.subject,
-            "status": result.status,
-            "value": result.value,
-            "unit": result.unit,
-            "thresholds": result.thresholds,
-            "message": result.message,
-        }
-        for name, result in rows
-    ]
+    return [dict(zip(_RESULT_KEYS, row, strict=True)) for row in rows]
 
 
 def _previous(session: Session, run: Run) -> Run | None:
@@ -112,6 +121,24 @@ def _trend(session: Session, run: Run) -> list[dict[str, Any]]:
     return [
         {"run_id": r.id, "started_at": _iso(r.started_at), **counts[r.id]} for r in reversed(runs)
     ]
+
+
+def _group(platform: str | None, checks: list[dict[str, Any]]) -> str:
+    if platform in GROUPS:
+        return GROUPS[platform]
+    if checks and all(check["check_id"].startswith("cmdb.") for check in checks):
+        return RECORDS_GROUP
+    return OTHER_GROUP
+
+
+def _host_summary(hosts: list[dict[str, Any]]) -> dict[str, int]:
+    return {
+        "total": len(hosts),
+        "ok": sum(1 for h in hosts if h["worst"] == "ok"),
+        "warn": sum(1 for h in hosts if h["worst"] == "warn"),
+        "failing": sum(1 for h in hosts if h["worst"] in ("fail", "error")),
+        "unreachable": sum(1 for h in hosts if h["worst"] == "unreachable"),
+    }
 
 
 def _key(result: dict[str, Any]) -> tuple[str, str, str]:
@@ -158,8 +185,12 @@ def build(store: Store, run_id: str | None = None, day: date | None = None) -> d
         run = select_run(session, run_id, day)
         results = _results(session, run.id)
         outcomes = {
-            row.host.name: (row.status, row.message)
-            for row in session.scalars(select(RunHost).where(RunHost.run_id == run.id))
+            name: (status, message)
+            for name, status, message in session.execute(
+                select(Host.name, RunHost.status, RunHost.message)
+                .join(Host, Host.id == RunHost.host_id)
+                .where(RunHost.run_id == run.id)
+            )
         }
         previous_run = _previous(session, run)
         previous = _results(session, previous_run.id) if previous_run else None
@@ -173,11 +204,25 @@ def build(store: Store, run_id: str | None = None, day: date | None = None) -> d
             )
             host["checks"].append({k: v for k, v in result.items() if k != "host"})
             host["counts"][result["status"]] += 1
+        found = session.execute(select(Host.name, Host.platform).where(Host.name.in_(list(hosts))))
+        platforms = {name: platform for name, platform in found}
         for name, host in hosts.items():
             host["checks"].sort(key=lambda c: (-RANK[c["status"]], c["check_id"], c["subject"]))
             host["worst"] = host["checks"][0]["status"] if host["checks"] else "ok"
-            host["outcome"], host["outcome_message"] = outcomes.get(name, ("unknown", None))
+            host["outcome"], host["outcome_message"] = outcomes.get(name, ("n/a", None))
+            host["platform"] = platforms.get(name)
+            host["group"] = _group(host["platform"], host["checks"])
         ordered = sorted(hosts.values(), key=lambda h: (-RANK[h["worst"]], h["name"]))
+        order = [*GROUPS.values(), OTHER_GROUP, RECORDS_GROUP]
+        groups = [
+            {
+                "name": name,
+                "hosts": [h["name"] for h in ordered if h["group"] == name],
+                "summary": _host_summary([h for h in ordered if h["group"] == name]),
+            }
+            for name in order
+            if any(h["group"] == name for h in ordered)
+        ]
 
         checks = dict.fromkeys(RANK, 0)
         for result in results:
@@ -218,16 +263,8 @@ def build(store: Store, run_id: str | None = None, day: date | None = None) -> d
                 if previous_run
                 else None
             ),
-            "summary": {
-                "hosts": {
-                    "total": len(ordered),
-                    "ok": sum(1 for h in ordered if h["worst"] == "ok"),
-                    "warn": sum(1 for h in ordered if h["worst"] == "warn"),
-                    "failing": sum(1 for h in ordered if h["worst"] in ("fail", "error")),
-                    "unreachable": sum(1 for h in ordered if h["worst"] == "unreachable"),
-                },
-                "checks": checks,
-            },
+            "summary": {"hosts": _host_summary(ordered), "checks": checks},
+            "groups": groups,
             "changes": _changes(results, previous),
             "failures": failures,
             "warnings": warnings,

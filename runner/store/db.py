@@ -145,8 +145,16 @@ class Store:
         inventory: str,
         limit: str | None,
         hosts: list[str],
+        platforms: dict[str, str] | None = None,
     ) -> None:
+        """Record a run as running, and the platform of each of its hosts."""
         with self.session() as session:
+            if platforms:
+                ids = self.host_ids(session, platforms)
+                for name, platform in platforms.items():
+                    session.execute(
+                        update(Host).where(Host.id == ids[name]).values(platform=platform)
+                    )
             session.add(
                 Run(
                     id=run_id,

@@ -56,6 +56,9 @@ class Host(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
+    #: ``linux``, ``ios``, ``windows``...: the platform group the inventory put it in, as of
+    #: the newest run; reports group hosts by it.
+    platform: Mapped[str | None] = mapped_column(String(40))
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
 

@@ -16,8 +16,17 @@ from runner.store.models import Run
 
 def _run(store: Store, run_id: str, started: datetime, rows: list[ResultRow]) -> None:
     hosts = sorted({row.host for row in rows})
+    platforms = {"web01": "linux", "db01": "linux", "app01": "ios"}
     store.start_run(
-        run_id, "inspect", "playbooks/inspect.yml", "schedule", "cron", "inv", None, hosts
+        run_id,
+        "inspect",
+        "playbooks/inspect.yml",
+        "schedule",
+        "cron",
+        "inv",
+        None,
+        hosts,
+        {host: platforms[host] for host in hosts},
     )
     store.add_results(run_id, rows)
     outcomes = {
@@ -145,3 +154,20 @@ def test_an_interrupted_run_is_flagged_in_the_report(two_runs: Store) -> None:
         )
     report = daily.build(two_runs, run_id="night2")
     assert "INTERRUPTED" in daily.render_html(report)
+
+
+def test_hosts_are_grouped_by_platform_with_a_summary_each(two_runs: Store) -> None:
+    report = daily.build(two_runs, run_id="night2")
+    groups = {g["name"]: g for g in report["groups"]}
+    assert list(groups) == ["Servers", "Network devices"]
+    assert groups["Servers"]["hosts"] == ["web01", "db01"]
+    assert groups["Servers"]["summary"] == {
+        "total": 2,
+        "ok": 0,
+        "warn": 1,
+        "failing": 1,
+        "unreachable": 0,
+    }
+    assert groups["Network devices"]["summary"]["unreachable"] == 1
+    html = daily.render_html(report)
+    assert html.index("<h3>Servers") < html.index("<h3>Network devices")
