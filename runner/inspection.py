@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from runner.cmdb import cmdb_checks, drift_checks, load_cmdb
 from runner.cmdb.checks import CheckRow
 from runner.cmdb.load import Cmdb
@@ -32,8 +34,22 @@ from runner.store.db import ResultRow
 
 log = logging.getLogger(__name__)
 
-#: The group every inspected and census-taken host is in (the plugin's platform group).
-HOSTS = "linux"
+
+def play_hosts(playbook: Path) -> str:
+    """The host patterns of a playbook's plays, joined into one pattern (``linux:ios``).
+
+    The runner resolves this pattern before the run, for the progress bar and to name the
+    hosts that end a run without a result; reading it from the playbook keeps the two in
+    step when a play is added.
+    """
+    plays = yaml.safe_load(playbook.read_text()) or []
+    patterns: list[str] = []
+    for play in plays:
+        hosts = play.get("hosts") if isinstance(play, dict) else None
+        for pattern in [hosts] if isinstance(hosts, str) else hosts or []:
+            if pattern not in patterns:
+                patterns.append(str(pattern))
+    return ":".join(patterns) or "all"
 
 
 def cmdb_root(inventory: Path) -> Path | None:
@@ -104,7 +120,7 @@ def plan(
 ) -> Inspection:
     """A validated inspection (``kind`` ``inspect``) or census (``census``) of ``inventory``."""
     playbook = PLAYBOOKS / ("inspect.yml" if kind == "inspect" else "census.yml")
-    spec = JobSpec(kind, playbook, inventory, HOSTS, limit=limit, trigger=trigger)
+    spec = JobSpec(kind, playbook, inventory, play_hosts(playbook), limit=limit, trigger=trigger)
     root = cmdb_root(inventory)
     # The full list of the CMDB's problems, rather than the one line the inventory gives.
     cmdb = load_cmdb(root) if root is not None else None

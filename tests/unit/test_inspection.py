@@ -69,3 +69,17 @@ def test_a_plain_inventory_adds_nothing(store: Store, tmp_path: Path) -> None:
     job = inspection.plan("inspect", plain)
     assert job.cmdb is None
     assert job.finalize(_sink(store, {"web01": "ok"}, {"web01": HV01})) == []
+
+
+@pytest.mark.parametrize(
+    ("plays", "pattern"),
+    [
+        ("- hosts: linux\n", "linux"),
+        ("- hosts: linux\n- hosts: ios\n- hosts: [windows, linux]\n", "linux:ios:windows"),
+        ("", "all"),
+    ],
+)
+def test_the_host_pattern_comes_from_the_plays(tmp_path: Path, plays: str, pattern: str) -> None:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(plays)
+    assert inspection.play_hosts(playbook) == pattern
