@@ -11,11 +11,13 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import re
 import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +50,28 @@ ProgressCallback = Callable[[int, int, str, str], None]
 #: Called after the play with the sink, before the run ends: extra verdicts to record
 #: (the CMDB's checks of an inspection, say).
 Finalizer = Callable[["EventSink"], list[ResultRow]]
+
+
+#: Environment variables a job's Ansible process does not get: ansible-runner writes the
+#: whole environment of a run into its artifacts, and these would carry secrets there.
+#: Names ending in _FILE (a path to a secret, like a vault password file) are kept.
+SECRET_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL)|^OPSKEEPER_DB_URL$")
+
+
+@contextmanager
+def _without_secrets() -> Iterator[list[str]]:
+    """Take secret-looking variables out of the environment while Ansible starts."""
+    hidden = {
+        name: value
+        for name, value in os.environ.items()
+        if SECRET_ENV.search(name.upper()) and not name.upper().endswith("_FILE")
+    }
+    for name in hidden:
+        del os.environ[name]
+    try:
+        yield sorted(hidden)
+    finally:
+        os.environ.update(hidden)
 
 
 def current_user() -> str:
@@ -190,6 +214,13 @@ class EventSink:
         self.flush()
 
 
+def _shown(path: Path) -> str:
+    """A repository path relative to the repository, any other one as it is."""
+    resolved = path.resolve()
+    inside = config.REPO_ROOT in resolved.parents
+    return str(resolved.relative_to(config.REPO_ROOT)) if inside else str(resolved)
+
+
 def _reason(res: Any) -> str:
     if not isinstance(res, dict):
         return "no reason given"
@@ -240,7 +271,7 @@ def run_job(
     store.start_run(
         run_id,
         kind=spec.kind,
-        playbook=str(spec.playbook.relative_to(config.REPO_ROOT)),
+        playbook=_shown(spec.playbook),
         trigger=spec.trigger,
         started_by=spec.started_by,
         inventory=str(targets.inventory),
@@ -261,19 +292,22 @@ def run_job(
 
     status, rc, message = "failed", None, None
     try:
-        result = ansible_runner.run(
-            private_data_dir=str(private),
-            project_dir=str(config.REPO_ROOT),
-            playbook=str(spec.playbook),
-            inventory=str(targets.inventory),
-            limit=spec.limit,
-            ident=run_id,
-            envvars=envvars,
-            extravars=spec.extravars or None,
-            event_handler=sink,
-            cancel_callback=cancel.is_set,
-            quiet=True,
-        )
+        with _without_secrets() as hidden:
+            if hidden:
+                log.info("run %s: not passing %s to Ansible", run_id, ", ".join(hidden))
+            result = ansible_runner.run(
+                private_data_dir=str(private),
+                project_dir=str(config.REPO_ROOT),
+                playbook=str(spec.playbook),
+                inventory=str(targets.inventory),
+                limit=spec.limit,
+                ident=run_id,
+                envvars=envvars,
+                extravars=spec.extravars or None,
+                event_handler=sink,
+                cancel_callback=cancel.is_set,
+                quiet=True,
+            )
         rc = result.rc
         if result.status == "canceled":
             status, message = "interrupted", "the run was cancelled"

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
-from runner.jobs import NO_RESULT_CHECK, UNREACHABLE_CHECK, EventSink, new_run_id
+from runner.jobs import (
+    NO_RESULT_CHECK,
+    UNREACHABLE_CHECK,
+    EventSink,
+    JobSpec,
+    new_run_id,
+    prepare,
+    run_job,
+)
 from runner.store import Store
-from runner.store.models import CheckResult, Host
+from runner.store.models import CheckResult, Host, Run
 
 
 def _event(kind: str, host: str, **data: Any) -> dict[str, Any]:
@@ -89,3 +100,37 @@ def test_sink_flushes_in_batches(store: Store) -> None:
     assert _stored(store, "r") == []
     sink(_event("runner_on_ok", "b", res=_checks("ok", "warn")))
     assert len(_stored(store, "r")) == 4
+
+
+def test_a_real_run_keeps_secret_variables_out_of_its_artifacts(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ansible-runner writes the run's environment to its artifacts; secrets must not be."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    local:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    )
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - opskeeper_check: {id: demo.check, value: 1, warn: 5}\n"
+    )
+    monkeypatch.setenv("SMTP_PASSWORD", "hunter2-smtp")
+    monkeypatch.setenv("OPSKEEPER_DB_URL", "postgresql://u:hunter2-db@127.0.0.1/x")
+    monkeypatch.setenv("VAULT_PASSWORD_FILE", "/keep/this/path")
+    spec = JobSpec("inspect", playbook, inventory, "all")
+
+    result = run_job(store, spec, prepare(spec))
+
+    assert result.status == "finished" and result.counts == {"ok": 1}
+    artifacts = "".join(
+        path.read_text(errors="replace")
+        for path in result.private_data_dir.rglob("*")
+        if path.is_file()
+    )
+    assert "hunter2" not in artifacts
+    assert "/keep/this/path" in artifacts
+    assert os.environ["SMTP_PASSWORD"] == "hunter2-smtp"
+    with store.session() as session:
+        assert session.scalar(select(Run.playbook)) == str(playbook.resolve())
