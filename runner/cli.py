@@ -14,14 +14,19 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from runner import __version__, config
-from runner.cli_support import err_console, host_progress, install_cancel, require_lab_up
+from runner.cli_support import (
+    OpskeeperGroup,
+    err_console,
+    host_progress,
+    install_cancel,
+    require_lab_up,
+)
 from runner.errors import OpskeeperError
 
 console = Console()
 
 #: Exit codes of ``opskeeper inspect`` (README, "Exit codes").
 EXIT_OK = 0
-EXIT_ERROR = 1
 EXIT_FAILURES = 3
 EXIT_UNREACHABLE = 4
 EXIT_FAILURES_AND_UNREACHABLE = 5
@@ -33,18 +38,6 @@ STATUS_STYLE = {
     "error": "magenta",
     "unreachable": "bold red",
 }
-
-
-class OpskeeperGroup(click.Group):
-    """Turns every :class:`OpskeeperError` into one red line and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except OpskeeperError as exc:
-            for line in str(exc).splitlines():
-                err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-            ctx.exit(EXIT_ERROR)
 
 
 @click.group(cls=OpskeeperGroup)

@@ -18,23 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from runner import config
+from runner.cli_support import EXIT_ERROR, OpskeeperGroup
 from runner.errors import OpskeeperError
 
 console = Console()
-
-EXIT_INVALID = 1
-
-
-class _Group(click.Group):
-    """Turns every :class:`OpskeeperError` into ``error:`` lines and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except OpskeeperError as exc:
-            for line in str(exc).splitlines():
-                click.echo(f"error: {line}", err=True)
-            ctx.exit(EXIT_INVALID)
 
 
 _inventory_option = click.option(
@@ -59,7 +46,7 @@ def _shown(path: Path) -> str:
     return shown_path(path)
 
 
-@click.group(cls=_Group)
+@click.group(cls=OpskeeperGroup)
 def cmdb() -> None:
     """Validate the CMDB, show what depends on an asset, draw its relations."""
 
@@ -97,7 +84,7 @@ def validate(paths: tuple[Path, ...]) -> None:
             f"{len(found.spares)} spare parts, {len(found.files)} files)"
         )
     if failed:
-        sys.exit(EXIT_INVALID)
+        sys.exit(EXIT_ERROR)
 
 
 @cmdb.command()
@@ -285,7 +272,7 @@ def report(inventory: Path | None, output: Path | None) -> None:
     _write_asset_report(_root(inventory), output)
 
 
-@click.group(cls=_Group)
+@click.group(cls=OpskeeperGroup)
 def spares() -> None:
     """The spare parts store: stock, receiving, issuing and replacing parts."""
 

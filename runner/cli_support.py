@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -17,6 +19,24 @@ from runner.errors import OpskeeperError
 from runner.jobs import ProgressCallback
 
 err_console = Console(stderr=True)
+
+#: Exit code of any command that a user's mistake or a failed job stopped.
+EXIT_ERROR = 1
+
+
+class OpskeeperGroup(click.Group):
+    """Turns every :class:`OpskeeperError` into ``error:`` lines on stderr and exit code 1.
+
+    Every command group uses it, so each also stands alone (tests invoke groups directly).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OpskeeperError as exc:
+            for line in str(exc).splitlines():
+                err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+            ctx.exit(EXIT_ERROR)
 
 
 def install_cancel() -> threading.Event:

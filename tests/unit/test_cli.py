@@ -7,7 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from runner.cli import EXIT_ERROR, main
+from runner.cli import main
+from runner.cli_support import EXIT_ERROR
 from runner.store import open_store
 from runner.store.models import Run
 
