@@ -45,6 +45,14 @@ NO_RESULT_CHECK = "host.run"
 
 PLAYBOOKS = config.REPO_ROOT / "playbooks"
 
+#: Ansible's settings for every job unless its spec names another file.
+ANSIBLE_CONFIG = config.REPO_ROOT / "ansible.cfg"
+
+#: Environment variable that picks the Ansible strategy of every job: ``linear`` (the
+#: default, Ansible's own) or ``mitogen`` (opt-in; needs ``pip install mitogen``).
+STRATEGY_ENV = "OPSKEEPER_STRATEGY"
+STRATEGIES = ("linear", "mitogen")
+
 ProgressCallback = Callable[[int, int, str, str], None]
 
 #: Called after the play with the sink, before the run ends: extra verdicts to record
@@ -91,6 +99,10 @@ class JobSpec:
     trigger: str = "manual"
     started_by: str = field(default_factory=current_user)
     extravars: dict[str, Any] = field(default_factory=dict)
+    #: The ansible.cfg of the run; None means the repository's.
+    ansible_config: Path | None = None
+    #: ``linear`` or ``mitogen``; None means what OPSKEEPER_STRATEGY says, else linear.
+    strategy: str | None = None
 
 
 @dataclass
@@ -102,6 +114,8 @@ class JobResult:
     counts: dict[str, int]
     private_data_dir: Path
     census: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: How many events ansible-runner delivered.
+    events: int = 0
 
     @property
     def has_failures(self) -> bool:
@@ -110,6 +124,31 @@ class JobResult:
     @property
     def has_unreachable(self) -> bool:
         return any(outcome == "unreachable" for outcome, _ in self.hosts.values())
+
+
+def strategy_settings(strategy: str | None) -> dict[str, str]:
+    """Ansible environment variables that select ``strategy`` (see :data:`STRATEGY_ENV`).
+
+    mitogen runs modules through one persistent Python interpreter per host instead of a
+    new one per task; it is a third-party strategy plugin, which ansible-core 2.19 deprecates.
+    """
+    name = strategy or os.environ.get(STRATEGY_ENV) or "linear"
+    if name == "linear":
+        return {}
+    if name != "mitogen":
+        raise RunError(
+            f"{STRATEGY_ENV}={name!r} is not a strategy Opskeeper knows; use one of: "
+            f"{', '.join(STRATEGIES)}"
+        )
+    try:
+        import ansible_mitogen
+    except ImportError as exc:
+        raise RunError(
+            f"strategy 'mitogen' needs the mitogen package: `.venv/bin/pip install "
+            f"'mitogen>=0.3.54,<0.4'`, or unset {STRATEGY_ENV}"
+        ) from exc
+    plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
 
 
 def new_run_id() -> str:
@@ -242,9 +281,11 @@ def _row(host: str, check: dict[str, Any]) -> ResultRow:
 
 
 def prepare(spec: JobSpec) -> Targets:
-    """Everything that can be refused before a run starts: inventory, limit, thresholds."""
+    """Everything that can be refused before a run starts (strategy, inventory, limit,
+    thresholds); return the hosts the run targets."""
     if not spec.playbook.is_file():
         raise RunError(f"playbook {spec.playbook} does not exist")
+    strategy_settings(spec.strategy)
     targets = resolve_targets(spec.inventory, spec.host_pattern, spec.limit)
     check_numeric_variables(targets, config.REPO_ROOT / "roles")
     return targets
@@ -283,10 +324,11 @@ def run_job(
     cancel = cancel or threading.Event()
     bindir = Path(sys.executable).parent
     envvars = {
-        "ANSIBLE_CONFIG": str(config.REPO_ROOT / "ansible.cfg"),
+        "ANSIBLE_CONFIG": str(spec.ansible_config or ANSIBLE_CONFIG),
         config.STATE_DIR_ENV: str(config.state_dir()),
         "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_NOCOLOR": "1",
+        **strategy_settings(spec.strategy),
     }
     log.info("run %s: %s on %d hosts", run_id, spec.kind, len(targets.hosts))
 
@@ -333,4 +375,6 @@ def run_job(
     if status == "failed":
         stdout = private / "artifacts" / run_id / "stdout"
         raise RunError(f"run {run_id}: {message}; see {stdout}")
-    return JobResult(run_id, status, rc, sink.outcomes, sink.counts, private, sink.census)
+    return JobResult(
+        run_id, status, rc, sink.outcomes, sink.counts, private, sink.census, sink.events
+    )

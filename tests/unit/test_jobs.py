@@ -1,20 +1,25 @@
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from runner.errors import RunError
 from runner.jobs import (
     NO_RESULT_CHECK,
+    STRATEGY_ENV,
     UNREACHABLE_CHECK,
     EventSink,
     JobSpec,
     new_run_id,
     prepare,
     run_job,
+    strategy_settings,
 )
 from runner.store import Store
 from runner.store.models import CheckResult, Host, Run
@@ -134,3 +139,64 @@ def test_a_real_run_keeps_secret_variables_out_of_its_artifacts(
     assert os.environ["SMTP_PASSWORD"] == "hunter2-smtp"
     with store.session() as session:
         assert session.scalar(select(Run.playbook)) == str(playbook.resolve())
+
+
+def _local_job(tmp_path: Path, **spec: Any) -> JobSpec:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    local:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    )
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - opskeeper_check: {id: demo.check, value: 1, warn: 5}\n"
+    )
+    return JobSpec("inspect", playbook, inventory, "all", **spec)
+
+
+def test_a_job_runs_with_the_ansible_cfg_of_its_spec(store: Store, tmp_path: Path) -> None:
+    own = tmp_path / "own.cfg"
+    own.write_text(
+        "[defaults]\naction_plugins = " + str(Path(__file__).parents[2] / "plugins/action") + "\n"
+    )
+    spec = _local_job(tmp_path, ansible_config=own)
+
+    result = run_job(store, spec, prepare(spec))
+
+    assert result.status == "finished" and result.counts == {"ok": 1}
+    assert result.events >= 6
+    envvars = json.loads((result.private_data_dir / "env" / "envvars").read_text())
+    assert envvars["ANSIBLE_CONFIG"] == str(own)
+
+
+@pytest.mark.parametrize("strategy", [None, "linear"])
+def test_the_linear_strategy_changes_nothing(
+    strategy: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(STRATEGY_ENV, raising=False)
+    assert strategy_settings(strategy) == {}
+
+
+def test_an_unknown_strategy_is_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STRATEGY_ENV, "free")
+    with pytest.raises(RunError, match=r"OPSKEEPER_STRATEGY='free' .* use one of: linear, mitogen"):
+        prepare(_local_job(tmp_path))
+
+
+def test_mitogen_without_the_package_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ansible_mitogen", None)
+    with pytest.raises(RunError, match=r"pip install 'mitogen>=0\.3\.54,<0\.4'"):
+        strategy_settings("mitogen")
+
+
+def test_mitogen_is_opt_in_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ansible_mitogen")
+    monkeypatch.setenv(STRATEGY_ENV, "mitogen")
+    settings = strategy_settings(None)
+    assert settings["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert (Path(settings["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_linear.py").is_file()
