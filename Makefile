@@ -18,7 +18,7 @@ DEBS := debootstrap util-linux mount openssh-client python3-venv git ca-certific
 # What only the tests need: a PostgreSQL server they start themselves.
 TEST_DEBS := postgresql
 
-.PHONY: help demo test lint unit integration debs test-debs install-debs venv dev lab-up lab-down clean
+.PHONY: help demo test lint unit integration debs test-debs install-debs venv dev lab-up lab-down clean switches-venv
 
 help:
 	@echo "make demo   bring the lab up, run the nightly inspection, write its report"
@@ -53,13 +53,24 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# fake-switches (the lab's simulated IOS switches) pins a Twisted that does not build on
+# Python 3.11: it gets its own venv, without its pins, next to current Twisted and friends.
+SWITCH_VENV := .venv-switches
+$(SWITCH_VENV)/.stamp:
+	$(PYTHON) -m venv $(SWITCH_VENV)
+	$(SWITCH_VENV)/bin/pip install -q --disable-pip-version-check --no-deps fake-switches
+	$(SWITCH_VENV)/bin/pip install -q --disable-pip-version-check "twisted[conch]" netaddr lxml tftpy
+	touch $@
+
+switches-venv: $(SWITCH_VENV)/.stamp
+
 venv: debs $(VENV)/.runtime
 dev: test-debs $(VENV)/.dev
 
 $(STATE):
 	mkdir -p -m 700 $(STATE)
 
-lab-up: venv | $(STATE)
+lab-up: venv switches-venv | $(STATE)
 	$(SUDO) $(BIN)/opskeeper lab up
 
 lab-down:
@@ -80,11 +91,11 @@ lint: dev
 unit: dev
 	$(BIN)/pytest tests/unit
 
-integration: dev | $(STATE)
+integration: dev switches-venv | $(STATE)
 	$(SUDO) env "PATH=$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/integration
 
-test: lint | $(STATE)
+test: lint switches-venv | $(STATE)
 	$(SUDO) env "PATH=$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests
 
 clean: lab-down
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SWITCH_VENV) .mypy_cache .ruff_cache .pytest_cache

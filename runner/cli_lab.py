@@ -90,6 +90,15 @@ def status() -> None:
         console.print("no lab host is running: start the lab with `opskeeper lab up`")
         return
     console.print(_table(states))
+    switches = Lab().switch_status()
+    if switches:
+        table = Table(title="Lab switches (simulated Cisco IOS; configuration in memory only)")
+        for column in ("Switch", "Address", "Port", "PID", "SSH"):
+            table.add_column(column)
+        for sw in switches:
+            ssh = "[green]ok[/green]" if sw.ssh_ok else "[red]no answer[/red]"
+            table.add_row(sw.spec.name, sw.spec.address, str(sw.spec.port), str(sw.pid or "-"), ssh)
+        console.print(table)
 
 
 @lab.command("host-up")

@@ -41,6 +41,7 @@ import yaml
 from runner import config
 from runner.errors import LabError
 from runner.fsutil import write_atomic
+from runner.lab_switches import LabSwitches, SwitchState
 
 log = logging.getLogger(__name__)
 
@@ -485,6 +486,8 @@ class Lab:
                     say(f"{name} stopped (beyond --servers {servers})")
             self._start_all(specs, say)
             write_server_inventory(self.inventory_dir, servers, self.subnet)
+            if self.subnet == DEFAULT_SUBNET:
+                LabSwitches(self.lab_dir).up(say)
             return [self._state(spec, ssh_ok=True) for spec in specs]
 
     def down(self) -> list[str]:
@@ -496,6 +499,7 @@ class Lab:
             self._stop(names)
             self._write_known_hosts()
             write_server_inventory(self.inventory_dir, 0, self.subnet)
+            LabSwitches(self.lab_dir).down()
         return stopped
 
     def ensure_base(self, progress: Callable[[str], None] | None = None) -> Path:
@@ -520,6 +524,10 @@ class Lab:
             return []
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(specs))) as pool:
             return list(pool.map(check, specs))
+
+    def switch_status(self) -> list[SwitchState]:
+        """The lab's simulated switches (runner/lab_switches.py), with an SSH check each."""
+        return LabSwitches(self.lab_dir).status()
 
     def start_host(self, name: str, index: int) -> LabHostState:
         """Start one host on <subnet>.``index`` and wait for SSH; a no-op if it runs."""

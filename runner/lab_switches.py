@@ -1,0 +1,264 @@
+"""The lab's simulated Cisco IOS switches: fake-switches behind our own launcher.
+
+A *lab switch* is a fake-switches ``cisco_2960_24TT_L`` core (24 FastEthernet ports and the
+uplinks GigabitEthernet0/1-2) that answers SSH on ``127.0.20.N`` port 2222. Sessions start
+privileged (``auto_enabled``) because Ansible's ``become_method: enable`` cannot detect the
+simulator's privilege. A switch keeps its configuration **in memory only**: stopping it
+forgets every change, and ``write memory`` saves nothing that survives a restart.
+
+fake-switches pins a Twisted that does not build on Python 3.11, so it lives in its own
+venv (``.venv-switches``, built by ``make switches-venv``). This module runs in both: the
+lab imports it to start and stop switches, and the switches' venv runs it as
+``python -m runner.lab_switches serve SPEC.json`` (standard library and fake-switches
+only on that path). The bundled launcher passes the enable password as bytes, so ``enable``
+always fails there; here the password is text and the user table bytes, as Twisted wants.
+One ``serve`` process can run several switches; the lab starts one process per switch so
+that a single switch can be stopped (the tests stop one to see it unreachable).
+
+Everything lives under ``<state>/lab/switches/<name>/``: ``spec.json``, ``pid`` and
+``console.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from runner.errors import LabError
+
+SUBNET = "127.0.20"
+SSH_PORT = 2222
+MODEL = "cisco_2960_24TT_L"
+#: The lab's own credentials, also in inventory/lab/group_vars/ios.yml. Lab only: a real
+#: site keeps device credentials in Ansible Vault (docs/NETWORK.md).
+USERNAME = "opskeeper"
+PASSWORD = "lab-switch"
+#: name -> index N (address 127.0.20.N); inventory/lab/assets/network.yml records them.
+SWITCHES = {"sw-lab01": 1, "sw-lab02": 2}
+START_WAIT_SECONDS = 20.0
+STOP_WAIT_SECONDS = 5.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SWITCH_VENV = Path(os.environ.get("OPSKEEPER_SWITCH_VENV", REPO_ROOT / ".venv-switches"))
+
+
+@dataclass(frozen=True)
+class SwitchSpec:
+    """What the launcher needs to start one switch."""
+
+    name: str
+    address: str
+    port: int = SSH_PORT
+    model: str = MODEL
+    username: str = USERNAME
+    password: str = field(default=PASSWORD, repr=False)
+
+
+@dataclass(frozen=True)
+class SwitchState:
+    """A lab switch as seen now: its launcher's pid and whether SSH answers."""
+
+    spec: SwitchSpec
+    pid: int | None
+    ssh_ok: bool
+
+
+def switch_spec(name: str, subnet: str = SUBNET) -> SwitchSpec:
+    """The spec of lab switch ``name`` (one of :data:`SWITCHES`)."""
+    if name not in SWITCHES:
+        raise LabError(f"unknown lab switch {name!r}; expected one of: {', '.join(SWITCHES)}")
+    return SwitchSpec(name=name, address=f"{subnet}.{SWITCHES[name]}")
+
+
+class LabSwitches:
+    """Start, stop and look at the lab switches kept under ``<lab_dir>/switches``."""
+
+    def __init__(self, lab_dir: Path, venv: Path = SWITCH_VENV) -> None:
+        self.dir = lab_dir / "switches"
+        self.python = venv / "bin" / "python"
+
+    def up(self, say: Callable[[str], None]) -> list[SwitchState]:
+        """Start every lab switch not running yet; wait until each answers on SSH."""
+        specs = [switch_spec(name) for name in SWITCHES]
+        for spec in specs:
+            self.start(spec)
+        states = [self._wait(spec) for spec in specs]
+        say(f"{len(states)} lab switch(es) answer on SSH port {SSH_PORT}")
+        return states
+
+    def down(self) -> list[str]:
+        """Stop every lab switch; return the names of those that were running."""
+        names = sorted(p.name for p in self.dir.iterdir()) if self.dir.is_dir() else []
+        return [name for name in names if self.stop(name)]
+
+    def status(self) -> list[SwitchState]:
+        """Every lab switch that has a folder, with its pid and an SSH banner check."""
+        if not self.dir.is_dir():
+            return []
+        states = []
+        for folder in sorted(self.dir.iterdir()):
+            spec = self._read_spec(folder.name)
+            if spec is not None:
+                pid = self._running_pid(spec.name)
+                ok = pid is not None and _banner(spec.address, spec.port, 3.0)
+                states.append(SwitchState(spec, pid, ok))
+        return states
+
+    def start(self, spec: SwitchSpec) -> None:
+        """Start one switch in its own launcher process (a no-op when it runs)."""
+        if self._running_pid(spec.name) is not None:
+            return
+        if not self.python.is_file():
+            raise LabError(
+                f"the switches' venv {self.python.parent.parent} is missing: "
+                "run `make switches-venv`"
+            )
+        if not _port_free(spec.address, spec.port):
+            raise LabError(
+                f"{spec.address}:{spec.port} is taken by another process, so lab switch "
+                f"{spec.name!r} cannot listen there: find it with `ss -ltnp`"
+            )
+        folder = self.dir / spec.name
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (folder / "spec.json").write_text(json.dumps([asdict(spec)]))
+        with (folder / "console.log").open("ab") as console:
+            process = subprocess.Popen(
+                [str(self.python), "-m", "runner.lab_switches", "serve", str(folder / "spec.json")],
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            )
+        (folder / "pid").write_text(f"{process.pid}\n")
+
+    def wait(self, name: str) -> SwitchState:
+        """Wait until switch ``name`` answers on SSH, else raise LabError."""
+        return self._wait(switch_spec(name))
+
+    def stop(self, name: str) -> bool:
+        """Stop switch ``name`` and confirm its process is gone; True when it was running."""
+        pid = self._running_pid(name)
+        folder = self.dir / name
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_WAIT_SECONDS
+            while _alive_launcher(pid):
+                _reap(pid)
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                if time.monotonic() > deadline + STOP_WAIT_SECONDS:
+                    raise LabError(
+                        f"lab switch {name!r} (pid {pid}) is still alive after SIGKILL: "
+                        f"look at it with `ps -p {pid}`"
+                    )
+                time.sleep(0.05)
+        with contextlib.suppress(FileNotFoundError):
+            (folder / "pid").unlink()
+        return pid is not None
+
+    def _wait(self, spec: SwitchSpec) -> SwitchState:
+        deadline = time.monotonic() + START_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            pid = self._running_pid(spec.name)
+            if pid is None:
+                break
+            if _banner(spec.address, spec.port, 1.0):
+                return SwitchState(spec, pid, True)
+            time.sleep(0.1)
+        log = self.dir / spec.name / "console.log"
+        tail = log.read_text(errors="replace")[-800:] if log.is_file() else ""
+        raise LabError(
+            f"lab switch {spec.name!r} does not answer on {spec.address}:{spec.port}; "
+            f"the end of {log}:\n{tail}"
+        )
+
+    def _read_spec(self, name: str) -> SwitchSpec | None:
+        try:
+            return SwitchSpec(**json.loads((self.dir / name / "spec.json").read_text())[0])
+        except (OSError, ValueError, TypeError, IndexError):
+            return None
+
+    def _running_pid(self, name: str) -> int | None:
+        try:
+            pid = int((self.dir / name / "pid").read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive_launcher(pid) else None
+
+
+def _alive_launcher(pid: int) -> bool:
+    """True when ``pid`` is a live (not zombie) ``runner.lab_switches serve`` process."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and b"runner.lab_switches" in argv and b"serve" in argv
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _banner(address: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            return conn.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve(specs: Sequence[SwitchSpec]) -> None:  # pragma: no cover - runs in the switch venv
+    """Run the given switches in this process until SIGTERM (the switches' venv only)."""
+    import logging
+
+    from fake_switches import switch_factory
+    from fake_switches.transports.ssh_service import SwitchSshService
+    from twisted.internet import reactor
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(message)s")
+    factory = switch_factory.SwitchFactory()
+    for spec in specs:
+        # The enable password as text (compared with what the user types); the user table
+        # as bytes (Twisted's checker compares bytes).
+        core = factory.get(spec.model, spec.name, spec.password, auto_enabled=True)
+        service = SwitchSshService(
+            ip=spec.address,
+            port=spec.port,
+            switch_core=core,
+            users={spec.username: spec.password.encode()},
+        )
+        service.hook_to_reactor(reactor)
+        logging.info("switch %r: listening on %s:%d", spec.name, spec.address, spec.port)
+    reactor.run()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":  # pragma: no cover - the switches' venv
+    if len(sys.argv) != 3 or sys.argv[1] != "serve":
+        sys.stderr.write("usage: python -m runner.lab_switches serve SPEC.json\n")
+        raise SystemExit(2)
+    serve([SwitchSpec(**item) for item in json.loads(Path(sys.argv[2]).read_text())])

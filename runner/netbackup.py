@@ -1,0 +1,261 @@
+"""Versioned network configuration backups: one git repository, one file per device.
+
+The *backup repository* (default ``<state>/network-backups``) holds ``<device>.cfg``, the
+device's running configuration exactly as it answered ``show running-config``, secrets
+included. A *backup run* writes the files of the devices it reached and then makes one
+commit, whose message says who ran it and why; a device that failed keeps its previous
+file, so one failure never holds back the others. History is git's: any two revisions of a
+device can be compared.
+
+Secrets never leave the repository in clear: every diff this module returns, and every line
+the inspection reports as drift, goes through :func:`mask`, which replaces password hashes,
+keys and SNMP communities with ``<masked>``.
+
+Lines that change on every read without a change of configuration (``Building
+configuration...``, ``Current configuration : N bytes``, ``! Last configuration change``)
+are left out by :func:`normalize` before two configurations are compared.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import logging
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import OpskeeperError
+
+log = logging.getLogger(__name__)
+
+MASK = "<masked>"
+SUFFIX = ".cfg"
+AUTHOR = ("Opskeeper", "opskeeper@localhost")
+_DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TYPE = r"(?:[0-9]+ )?"
+
+#: (what it masks, pattern): group 1 is kept, group 2 is the secret. Table-tested in
+#: tests/unit/network/data/masking.yml.
+SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (what, re.compile(pattern))
+    for what, pattern in (
+        ("enable secret", rf"^(\s*enable (?:secret|password) (?:level \d+ )?{_TYPE})(\S+)"),
+        ("user secret", rf"^(\s*username \S+ (?:.* )?(?:secret|password) {_TYPE})(\S+)"),
+        ("snmp community", r"^(\s*snmp-server community )(\S+)"),
+        (
+            "snmp host community",
+            r"^(\s*snmp-server host \S+ (?:(?:informs|traps) )?(?:version (?:1|2c|3 \w+) )?)"
+            r"(\S+)",
+        ),
+        ("snmp user", r"^(\s*snmp-server user \S+ \S+ .*?(?:auth \w+|priv \S+(?: \d+)?) )(\S+)"),
+        ("aaa server key", rf"^(\s*(?:tacacs|radius)-server (?:host \S+ .*)?key {_TYPE})(\S+)"),
+        ("block key", rf"^(\s+(?:key|key-string|server-key) {_TYPE})(\S+)"),
+        ("line password", rf"^(\s*password {_TYPE})(\S+)"),
+        ("ospf key", rf"^(\s*ip ospf authentication-key {_TYPE})(\S+)"),
+        ("ospf md5", rf"^(\s*ip ospf message-digest-key \d+ md5 {_TYPE})(\S+)"),
+        ("ntp key", r"^(\s*ntp authentication-key \d+ md5 )(\S+)"),
+        ("isakmp key", rf"^(\s*crypto isakmp key {_TYPE})(\S+)"),
+        ("pre-shared key", rf"^(\s*pre-shared-key (?:local |remote )?{_TYPE})(\S+)"),
+        ("wpa psk", rf"^(\s*wpa-psk ascii {_TYPE})(\S+)"),
+    )
+)
+_VOLATILE = (
+    "Building configuration",
+    "Current configuration",
+    "! Last configuration change",
+    "! NVRAM config last updated",
+    "! No configuration change since last restart",
+    "ntp clock-period",
+)
+
+
+class BackupError(OpskeeperError):
+    """The backup repository cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One backup run's commit: its id and, per device saved, the changed line count."""
+
+    commit: str
+    changed: dict[str, int]
+
+
+def mask(text: str) -> str:
+    """``text`` with every secret replaced by ``<masked>``; certificate bodies too."""
+    lines = []
+    in_certificate = False
+    for original in text.splitlines():
+        line, stripped = original, original.strip()
+        if in_certificate:
+            if stripped == "quit":
+                in_certificate = False
+            else:
+                line = original[: len(original) - len(original.lstrip())] + MASK
+        elif stripped.startswith("certificate "):
+            in_certificate = True
+        else:
+            for _what, pattern in SECRET_PATTERNS:
+                line = pattern.sub(rf"\g<1>{MASK}", line)
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
+def normalize(text: str) -> list[str]:
+    """The configuration's lines that matter for a comparison (no volatile or blank lines)."""
+    return [
+        line.rstrip()
+        for line in text.replace("\r\n", "\n").splitlines()
+        if line.strip() and not line.lstrip().startswith(_VOLATILE)
+    ]
+
+
+def changed_lines(old: str, new: str) -> list[str]:
+    """Added (``+``) and removed (``-``) lines between two configurations, masked."""
+    diff = difflib.unified_diff(normalize(mask(old)), normalize(mask(new)), lineterm="", n=0)
+    return [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+
+
+class BackupRepo:
+    """The git repository of backups at ``path`` (created on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def ensure(self) -> None:
+        """Create the repository (private to its owner) unless it exists."""
+        if (self.path / ".git").is_dir():
+            return
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path, 0o700)
+        self._git("init", "--quiet", "--initial-branch=main")
+
+    def file(self, device: str) -> Path:
+        """The working-tree file of ``device``'s backup."""
+        if not _DEVICE.match(device):
+            raise BackupError(
+                f"device name {device!r} cannot name a backup file: use letters, digits, "
+                "'.', '_' and '-'"
+            )
+        return self.path / f"{device}{SUFFIX}"
+
+    def commit_run(self, devices: Iterable[str], who: str, reason: str, run_id: str) -> Commit:
+        """Commit the files of ``devices`` (those this run wrote) as one commit.
+
+        The commit is made even when nothing changed, so that history shows every run.
+        """
+        self.ensure()
+        saved = sorted(d for d in devices if self.file(d).is_file())
+        if saved:
+            self._git("add", "--", *(self.file(d).name for d in saved))
+        previous = self.head()
+        message = (
+            f"Backup of {len(saved)} device(s) by {who}: {reason}\n\n"
+            f"Run: {run_id}\nDevices: {', '.join(saved) or 'none'}\n"
+        )
+        self._git("commit", "--quiet", "--allow-empty", "-m", message)
+        commit = self.head() or ""
+
+        changed = {}
+        for device in saved:
+            old = self.show(previous, device) if previous else ""
+            changed[device] = len(changed_lines(old or "", self.show(commit, device) or ""))
+        log.info("backup %s: %d device(s) committed by %s", commit[:12], len(saved), who)
+        return Commit(commit, changed)
+
+    def head(self) -> str | None:
+        """The newest commit id, or None in an empty repository."""
+        if not (self.path / ".git").is_dir():
+            return None
+        result = self._git("rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        return result.stdout.strip() or None
+
+    def show(self, rev: str, device: str) -> str | None:
+        """``device``'s backup at revision ``rev``, or None when it has none there."""
+        result = self._git("show", f"{rev}:{self.file(device).name}", check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    def revisions(self, device: str) -> list[str]:
+        """Commits that changed ``device``'s backup, newest first."""
+        if self.head() is None:
+            return []
+        result = self._git("log", "--format=%H", "--", self.file(device).name)
+        return result.stdout.split()
+
+    def diff(self, device: str, old: str | None = None, new: str | None = None) -> str:
+        """Masked unified diff of ``device``'s backup between revisions ``old`` and ``new``.
+
+        Without revisions: the two newest backups that differ; with one: that one against
+        the newest.
+        """
+        revisions = self.revisions(device)
+        if not revisions:
+            raise BackupError(
+                f"no backup of {device!r} in {self.path}: run `opskeeper backup network` first"
+            )
+        if old is None:
+            new, old = revisions[0], revisions[1] if len(revisions) > 1 else revisions[0]
+        new = new or revisions[0]
+        texts = []
+        for rev in (old, new):
+            text = self.show(rev, device)
+            if text is None:
+                raise BackupError(
+                    f"revision {rev!r} has no backup of {device!r}: pick one of "
+                    f"`git -C {self.path} log --oneline -- {self.file(device).name}`"
+                )
+            texts.append(mask(text))
+        return "".join(
+            difflib.unified_diff(
+                texts[0].splitlines(keepends=True),
+                texts[1].splitlines(keepends=True),
+                fromfile=f"{device}@{old[:12]}",
+                tofile=f"{device}@{new[:12]}",
+            )
+        )
+
+    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": AUTHOR[0],
+            "GIT_AUTHOR_EMAIL": AUTHOR[1],
+            "GIT_COMMITTER_NAME": AUTHOR[0],
+            "GIT_COMMITTER_EMAIL": AUTHOR[1],
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+        }
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(self.path), *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BackupError(f"git {args[0]} in {self.path} could not run: {exc}") from exc
+        if check and result.returncode != 0:
+            raise BackupError(
+                f"git {args[0]} in {self.path} failed: {result.stderr.strip() or result.stdout}"
+            )
+        return result
+
+
+def who_ran() -> str:
+    """The person behind this run: the sudo user when there is one."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def saved_devices(repo: BackupRepo, hosts: Sequence[str], since: float) -> list[str]:
+    """Hosts whose backup file was written at or after ``since`` (a time.time() value)."""
+    saved = []
+    for host in hosts:
+        path = repo.file(host)
+        if path.is_file() and path.stat().st_mtime >= since:
+            saved.append(host)
+    return saved
