@@ -213,9 +213,10 @@ def runs(number: int, kind: str | None) -> None:
 
 def _add_groups() -> None:
     from runner.cli_cmdb import cmdb, spares
+    from runner.cli_incidents import incident, kb
     from runner.cli_lab import lab
 
-    for group in (lab, cmdb, spares):
+    for group in (lab, cmdb, spares, incident, kb):
         main.add_command(group)
 
 

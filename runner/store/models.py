@@ -112,3 +112,89 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60), index=True)
     asset: Mapped[str | None] = mapped_column(String(255), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+#: Incident states. ``pending`` waits on the customer or a vendor and pauses the clocks.
+INCIDENT_STATES = ("open", "acknowledged", "pending", "resolved", "closed")
+
+
+class Incident(Base):
+    """A fault that the contract's clocks run on: opened from failing checks or by hand.
+
+    ``fingerprint`` (host, check id, subject) keys incidents from checks: one fault, one
+    incident, however many runs see it. ``pauses`` holds the pending intervals as
+    ``[start, end]`` ISO strings (end null while pending); the clocks leave them out.
+    """
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(600), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str | None] = mapped_column(String(255), index=True)
+    check_id: Mapped[str | None] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    title: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    severity: Mapped[str] = mapped_column(String(4))
+    severity_reason: Mapped[str] = mapped_column(Text, default="")
+    assignee: Mapped[str | None] = mapped_column(String(120))
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    acknowledged_at: Mapped[datetime | None]
+    restored_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    first_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]
+    count: Mapped[int] = mapped_column(default=0)
+    passes: Mapped[int] = mapped_column(default=0)
+    reopened: Mapped[int] = mapped_column(default=0)
+    resolved_by_run: Mapped[str | None] = mapped_column(String(40))
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    message: Mapped[str | None] = mapped_column(Text)
+    pauses: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    impact: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    notified: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cause: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentEvent(Base):
+    """One line of an incident's timeline: who did what, when."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class IncidentRun(Base):
+    """A run that saw an incident's fault, with the verdict it gave."""
+
+    __tablename__ = "incident_runs"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A notification to deliver; kept until it is sent, retried when a notifier failed."""
+
+    __tablename__ = "notification_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)

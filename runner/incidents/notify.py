@@ -1,0 +1,181 @@
+"""Notifications: mail over SMTP and a JSON webhook, through a persistent outbox.
+
+A message is written to the outbox in the same transaction as the change it reports, then
+delivered. A notifier that fails is logged and the message stays in the outbox, to be
+retried by the next run or by ``opskeeper incident notify``; delivery never raises. The
+SMTP password comes from the environment variable the policy names, and nothing here logs
+or stores it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import urllib.error
+import urllib.request
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runner.incidents.policy import Policy
+from runner.store import Store
+from runner.store.db import utcnow
+from runner.store.models import Incident, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+#: Events that notify, and what their mail subject says.
+EVENTS = {
+    "opened": "opened",
+    "reopened": "reopened",
+    "sla.near": "near an SLA breach",
+    "sla.breached": "breached its SLA",
+}
+
+
+def payload(incident: Incident, event: str, detail: str = "") -> dict[str, Any]:
+    return {
+        "event": event,
+        "detail": detail,
+        "incident": {
+            "id": incident.id,
+            "severity": incident.severity,
+            "status": incident.status,
+            "title": incident.title,
+            "host": incident.host,
+            "check_id": incident.check_id,
+            "subject": incident.subject,
+            "opened_at": incident.opened_at.isoformat(),
+            "count": incident.count,
+            "services": [item["name"] for item in incident.impact if item["kind"] == "service"],
+        },
+    }
+
+
+def enqueue(
+    session: Session,
+    incident: Incident,
+    event: str,
+    policy: Policy,
+    now: datetime,
+    detail: str = "",
+) -> int:
+    """Queue the event for every channel the incident's severity names; return how many."""
+    rule = policy.severities[incident.severity]
+    body = payload(incident, event, detail)
+    targets = [("mail", address) for address in rule.mail]
+    targets += [("webhook", url) for url in rule.webhook]
+    for channel, target in targets:
+        session.add(
+            OutboxMessage(
+                created_at=now,
+                incident_id=incident.id,
+                channel=channel,
+                target=target,
+                event=event,
+                payload=body,
+                attempts=0,
+            )
+        )
+    return len(targets)
+
+
+def _mail(message: OutboxMessage, policy: Policy) -> None:
+    incident = message.payload["incident"]
+    mail = EmailMessage()
+    mail["From"] = policy.smtp.sender
+    mail["To"] = message.target
+    mail["Subject"] = (
+        f"[{incident['severity']}] incident #{incident['id']} "
+        f"{EVENTS.get(message.event, message.event)}: {incident['title']}"
+    )
+    lines = [f"{key}: {value}" for key, value in incident.items()]
+    if message.payload.get("detail"):
+        lines.insert(0, message.payload["detail"])
+    mail.set_content("\n".join(lines) + "\n")
+    smtp = policy.smtp
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
+        if smtp.starttls:
+            client.starttls()
+        if smtp.username:
+            password = os.environ.get(smtp.password_env or "", "")
+            if not password:
+                raise RuntimeError(
+                    f"smtp.username is set but the environment variable "
+                    f"{smtp.password_env or '(smtp.password_env unset)'} holds no password"
+                )
+            client.login(smtp.username, password)
+        client.send_message(mail)
+
+
+def _webhook(message: OutboxMessage, policy: Policy) -> None:
+    data = json.dumps(message.payload).encode()
+    request = urllib.request.Request(
+        message.target, data=data, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=policy.webhook_timeout) as response:
+        if response.status >= 300:
+            raise RuntimeError(f"HTTP {response.status}")
+
+
+SENDERS = {"mail": _mail, "webhook": _webhook}
+
+
+def deliver(store: Store, policy: Policy, now: datetime | None = None) -> tuple[int, int]:
+    """Try every message due; return (sent, failed). Never raises for a notifier's fault."""
+    now = now or utcnow()
+    with store.session() as session:
+        due = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.attempts < policy.max_attempts,
+                )
+                .order_by(OutboxMessage.id)
+            )
+        )
+    sent = failed = 0
+    for message in due:
+        error = None
+        try:
+            SENDERS[message.channel](message, policy)
+        except (OSError, smtplib.SMTPException, RuntimeError, urllib.error.URLError) as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
+            log.warning(
+                "incident #%s: %s to %r failed (attempt %d), kept for retry: %s",
+                message.incident_id,
+                message.channel,
+                message.target,
+                message.attempts + 1,
+                error,
+            )
+        with store.session() as session:
+            row = session.get(OutboxMessage, message.id)
+            if row is None:
+                continue
+            row.attempts += 1
+            row.last_error = error
+            if error is None:
+                row.sent_at = now
+        if error is None:
+            sent += 1
+        else:
+            failed += 1
+    return sent, failed
+
+
+def pending_messages(store: Store) -> list[OutboxMessage]:
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None))
+                .order_by(OutboxMessage.id)
+            )
+        )

@@ -1,0 +1,379 @@
+"""The incident policy: severities and their clocks, severity rules, notifications.
+
+Defaults follow the contract's table (``docs/INCIDENTS.md``); a YAML file overrides any
+part of them. The file is found in this order: ``--policy``, the environment variable
+``OPSKEEPER_INCIDENT_POLICY``, ``incident_policy.yml`` in the inventory folder. A file that
+breaks a rule is refused whole, with the file and the field named.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from runner.errors import ConfigError
+
+POLICY_ENV = "OPSKEEPER_INCIDENT_POLICY"
+POLICY_FILE = "incident_policy.yml"
+
+#: Severities, most severe first.
+SEVERITIES = ("P1", "P2", "P3")
+
+CLOCKS = ("respond", "restore", "resolve")
+CRITICALITIES = ("low", "medium", "high", "critical")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+OPENING = ("fail", "unreachable", "error", "warn")
+
+
+class PolicyError(ConfigError):
+    """The incident policy file breaks a rule."""
+
+
+@dataclass(frozen=True)
+class SeverityRule:
+    """What a severity promises: its clocks (None: no such promise) and its calendar."""
+
+    respond: timedelta | None
+    restore: timedelta | None
+    resolve: timedelta | None
+    report: timedelta | None = None
+    business_hours: bool = False
+    mail: tuple[str, ...] = ()
+    webhook: tuple[str, ...] = ()
+
+    def budget(self, clock: str) -> timedelta | None:
+        value: timedelta | None = getattr(self, clock)
+        return value
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    start: time = time(8, 0)
+    end: time = time(18, 0)
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "opskeeper@localhost"
+    username: str | None = None
+    #: The name of the environment variable that holds the password; never the password.
+    password_env: str | None = None
+    starttls: bool = False
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str = "built-in defaults"
+    severities: dict[str, SeverityRule] = field(default_factory=dict)
+    default_severity: str = "P3"
+    checks: dict[str, str] = field(default_factory=dict)
+    open_on: tuple[str, ...] = ("fail", "unreachable")
+    warn_opens: tuple[str, ...] = ()
+    resolve_after: int = 2
+    reopen_window: timedelta = timedelta(hours=72)
+    near_breach: float = 0.8
+    criticality_raise: dict[str, int] = field(default_factory=dict)
+    impact_raise: dict[str, int] = field(default_factory=dict)
+    down_with_critical_impact: str = "P1"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
+    smtp: Smtp = field(default_factory=Smtp)
+    webhook_timeout: float = 5.0
+    max_attempts: int = 10
+
+    def declared(self, check_id: str) -> str:
+        """The check's own severity: the first matching pattern, exact names first."""
+        if check_id in self.checks:
+            return self.checks[check_id]
+        for pattern, severity in self.checks.items():
+            if fnmatch.fnmatchcase(check_id, pattern):
+                return severity
+        return self.default_severity
+
+    def opens(self, check_id: str, status: str) -> bool:
+        if status == "warn":
+            return "warn" in self.open_on or any(
+                fnmatch.fnmatchcase(check_id, pattern) for pattern in self.warn_opens
+            )
+        return status in self.open_on
+
+
+def _hours(hours: float) -> timedelta:
+    return timedelta(hours=hours)
+
+
+DEFAULT_SEVERITIES = {
+    "P1": SeverityRule(_hours(1 / 3), _hours(2), _hours(24), report=_hours(24)),
+    "P2": SeverityRule(_hours(0.5), _hours(4), _hours(24)),
+    "P3": SeverityRule(_hours(1), None, _hours(48)),
+}
+
+DEFAULT_CHECKS = {
+    "host.reachable": "P2",
+    "linux.service.required": "P2",
+    "linux.process.required": "P2",
+    "linux.port.listening": "P2",
+    "linux.disk.*": "P3",
+    "cmdb.*": "P3",
+}
+
+
+def defaults() -> Policy:
+    return Policy(
+        severities=dict(DEFAULT_SEVERITIES),
+        checks=dict(DEFAULT_CHECKS),
+        criticality_raise={"critical": 1},
+        impact_raise={"critical": 1},
+    )
+
+
+def raise_severity(severity: str, steps: int) -> str:
+    return SEVERITIES[max(0, SEVERITIES.index(severity) - steps)]
+
+
+class _Reader:
+    """Reads one policy file and names the file and field in every refusal."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, value: Any, rule: str) -> PolicyError:
+        return PolicyError(f"{self.path}: field '{where}' is {value!r}; {rule}")
+
+    def severity(self, where: str, value: Any) -> str:
+        if value not in SEVERITIES:
+            raise self.fail(where, value, f"expected one of: {', '.join(SEVERITIES)}")
+        return str(value)
+
+    def duration(self, where: str, value: Any) -> timedelta | None:
+        """Minutes as a number, or a string like ``20m``, ``4h``, ``2d``; null for none."""
+        if value is None:
+            return None
+        units = {"m": 1.0, "h": 60.0, "d": 1440.0}
+        minutes: float
+        if isinstance(value, bool):
+            raise self.fail(where, value, "expected minutes or a duration like 20m, 4h, 2d")
+        if isinstance(value, int | float):
+            minutes = float(value)
+        elif isinstance(value, str) and value[-1:] in units:
+            try:
+                minutes = float(value[:-1]) * units[value[-1]]
+            except ValueError:
+                raise self.fail(where, value, "expected a duration like 20m, 4h, 2d") from None
+        else:
+            raise self.fail(where, value, "expected minutes or a duration like 20m, 4h, 2d")
+        if minutes < 0:
+            raise self.fail(where, value, "a time cannot be negative")
+        return timedelta(minutes=minutes)
+
+    def mapping(self, where: str, value: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(where, value, "expected a mapping")
+        return value
+
+    def strings(self, where: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(where, value, "expected a list of strings")
+        return tuple(value)
+
+    def number(self, where: str, value: Any, low: float, high: float | None = None) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(where, value, "expected a number")
+        if value < low or (high is not None and value > high):
+            upper = f" and at most {high}" if high is not None else ""
+            raise self.fail(where, value, f"expected at least {low}{upper}")
+        return float(value)
+
+    def clock_time(self, where: str, value: Any) -> time:
+        try:
+            return time.fromisoformat(str(value))
+        except ValueError:
+            raise self.fail(where, value, "expected a time of day like 08:00") from None
+
+
+_TOP = {
+    "timezone",
+    "severities",
+    "default_severity",
+    "checks",
+    "open_on",
+    "warn_opens",
+    "resolve_after",
+    "reopen_window",
+    "near_breach",
+    "criticality_raise",
+    "impact_raise",
+    "down_with_critical_impact",
+    "business_hours",
+    "smtp",
+    "webhook_timeout",
+    "max_attempts",
+}
+
+
+def parse(data: Any, path: Path) -> Policy:
+    """A policy from a file's parsed YAML, on top of the defaults."""
+    r = _Reader(path)
+    base = defaults()
+    data = r.mapping("(top)", data)
+    for key in data:
+        if key not in _TOP:
+            raise r.fail(
+                key, data[key], f"unknown field; expected one of: {', '.join(sorted(_TOP))}"
+            )
+
+    severities = dict(base.severities)
+    for name, raw in r.mapping("severities", data.get("severities")).items():
+        r.severity(f"severities.{name}", name)
+        spec = r.mapping(f"severities.{name}", raw)
+        old = severities[name]
+        values: dict[str, Any] = {}
+        for key in ("respond", "restore", "resolve", "report"):
+            values[key] = (
+                r.duration(f"severities.{name}.{key}", spec[key])
+                if key in spec
+                else getattr(old, key)
+            )
+        hours = spec.get("business_hours", old.business_hours)
+        if not isinstance(hours, bool):
+            raise r.fail(f"severities.{name}.business_hours", hours, "expected true or false")
+        notify = r.mapping(f"severities.{name}.notify", spec.get("notify"))
+        severities[name] = SeverityRule(
+            values["respond"],
+            values["restore"],
+            values["resolve"],
+            report=values["report"],
+            business_hours=hours,
+            mail=r.strings(f"severities.{name}.notify.mail", notify.get("mail")) or old.mail,
+            webhook=r.strings(f"severities.{name}.notify.webhook", notify.get("webhook"))
+            or old.webhook,
+        )
+
+    checks = dict(base.checks)
+    for pattern, severity in r.mapping("checks", data.get("checks")).items():
+        checks[str(pattern)] = r.severity(f"checks.{pattern}", severity)
+
+    raises: dict[str, dict[str, int]] = {}
+    for key in ("criticality_raise", "impact_raise"):
+        table = dict(getattr(base, key))
+        for level, steps in r.mapping(key, data.get(key)).items():
+            if level not in CRITICALITIES:
+                raise r.fail(
+                    f"{key}.{level}", level, f"expected one of: {', '.join(CRITICALITIES)}"
+                )
+            table[str(level)] = int(r.number(f"{key}.{level}", steps, 0, 2))
+        raises[key] = table
+
+    open_on = r.strings("open_on", data.get("open_on")) or base.open_on
+    for status in open_on:
+        if status not in OPENING:
+            raise r.fail("open_on", status, f"expected some of: {', '.join(OPENING)}")
+
+    try:
+        zone = ZoneInfo(str(data.get("timezone", "UTC")))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail(
+            "timezone", data.get("timezone"), "expected a zone like Europe/Berlin"
+        ) from None
+
+    hours_spec = r.mapping("business_hours", data.get("business_hours"))
+    days = r.strings("business_hours.days", hours_spec.get("days")) or (
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    )
+    for day in days:
+        if day not in DAYS:
+            raise r.fail("business_hours.days", day, f"expected some of: {', '.join(DAYS)}")
+    business = BusinessHours(
+        tuple(DAYS.index(day) for day in days),
+        r.clock_time("business_hours.start", hours_spec.get("start", "08:00")),
+        r.clock_time("business_hours.end", hours_spec.get("end", "18:00")),
+    )
+    if business.end <= business.start:
+        raise r.fail("business_hours.end", str(business.end), "expected a time after start")
+
+    smtp_spec = r.mapping("smtp", data.get("smtp"))
+    if "password" in smtp_spec:
+        raise r.fail(
+            "smtp.password",
+            "***",
+            "passwords never go in a file: name an environment variable in smtp.password_env",
+        )
+    smtp = Smtp(
+        host=str(smtp_spec.get("host", "localhost")),
+        port=int(r.number("smtp.port", smtp_spec.get("port", 25), 1, 65535)),
+        sender=str(smtp_spec.get("from", "opskeeper@localhost")),
+        username=smtp_spec.get("username"),
+        password_env=smtp_spec.get("password_env"),
+        starttls=bool(smtp_spec.get("starttls", False)),
+        timeout=r.number("smtp.timeout", smtp_spec.get("timeout", 10), 0.1),
+    )
+
+    window = r.duration("reopen_window", data.get("reopen_window", "72h"))
+    return Policy(
+        source=str(path),
+        severities=severities,
+        default_severity=r.severity("default_severity", data.get("default_severity", "P3")),
+        checks=checks,
+        open_on=open_on,
+        warn_opens=r.strings("warn_opens", data.get("warn_opens")),
+        resolve_after=int(r.number("resolve_after", data.get("resolve_after", 2), 1)),
+        reopen_window=window or timedelta(0),
+        near_breach=r.number("near_breach", data.get("near_breach", 0.8), 0.01, 1.0),
+        criticality_raise=raises["criticality_raise"],
+        impact_raise=raises["impact_raise"],
+        down_with_critical_impact=r.severity(
+            "down_with_critical_impact", data.get("down_with_critical_impact", "P1")
+        ),
+        timezone=zone,
+        business_hours=business,
+        smtp=smtp,
+        webhook_timeout=r.number("webhook_timeout", data.get("webhook_timeout", 5), 0.1),
+        max_attempts=int(r.number("max_attempts", data.get("max_attempts", 10), 1)),
+    )
+
+
+def policy_path(explicit: Path | None, inventory: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    if os.environ.get(POLICY_ENV):
+        return Path(os.environ[POLICY_ENV])
+    if inventory is not None:
+        folder = inventory if inventory.is_dir() else inventory.parent
+        if (folder / POLICY_FILE).is_file():
+            return folder / POLICY_FILE
+    return None
+
+
+def load_policy(explicit: Path | None = None, inventory: Path | None = None) -> Policy:
+    """The policy in force: the file found (see the module's text) over the defaults."""
+    path = policy_path(explicit, inventory)
+    if path is None:
+        return defaults()
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the incident policy: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    return parse(data, path)

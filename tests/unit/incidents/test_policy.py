@@ -1,0 +1,84 @@
+"""The policy file: defaults from the contract, overrides, refusals naming file and field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from runner.incidents.policy import POLICY_ENV, PolicyError, defaults, load_policy
+
+
+def test_defaults_follow_the_contract() -> None:
+    policy = defaults()
+    p1, p2, p3 = (policy.severities[s] for s in ("P1", "P2", "P3"))
+    assert (p1.respond, p1.restore, p1.resolve, p1.report) == (
+        timedelta(minutes=20),
+        timedelta(hours=2),
+        timedelta(hours=24),
+        timedelta(hours=24),
+    )
+    assert (p2.respond, p2.restore, p2.resolve) == (
+        timedelta(minutes=30),
+        timedelta(hours=4),
+        timedelta(hours=24),
+    )
+    assert (p3.respond, p3.restore, p3.resolve) == (timedelta(hours=1), None, timedelta(hours=48))
+    assert policy.resolve_after == 2
+    assert policy.reopen_window == timedelta(hours=72)
+    assert policy.near_breach == 0.8
+
+
+def test_a_file_in_the_inventory_folder_overrides(tmp_path: Path) -> None:
+    (tmp_path / "incident_policy.yml").write_text(
+        "resolve_after: 3\nchecks: {linux.time.sync: P2}\n"
+        "severities: {P2: {respond: 15m, notify: {mail: [ops@example.com]}}}\n"
+    )
+    policy = load_policy(inventory=tmp_path)
+    assert policy.resolve_after == 3
+    assert policy.declared("linux.time.sync") == "P2"
+    assert policy.declared("linux.disk.inodes") == "P3"
+    assert policy.severities["P2"].respond == timedelta(minutes=15)
+    assert policy.severities["P2"].restore == timedelta(hours=4)
+    assert policy.severities["P2"].mail == ("ops@example.com",)
+
+
+def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "elsewhere.yml"
+    path.write_text("near_breach: 0.5\n")
+    monkeypatch.setenv(POLICY_ENV, str(path))
+    assert load_policy(inventory=tmp_path).near_breach == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "checks: {linux.disk.usage: P0}",
+            "field 'checks.linux.disk.usage' is 'P0'; expected one of: P1, P2, P3",
+        ),
+        ("severities: {P4: {respond: 10}}", "field 'severities.P4' is 'P4'; expected one of"),
+        (
+            "severities: {P2: {restore: -5}}",
+            "field 'severities.P2.restore' is -5; a time cannot be negative",
+        ),
+        ("reopen_window: -1h", "field 'reopen_window' is '-1h'; a time cannot be negative"),
+        (
+            "smtp: {password: hunter2}",
+            "field 'smtp.password' is '***'; passwords never go in a file",
+        ),
+        ("timezone: Mars/Olympus", "field 'timezone' is 'Mars/Olympus'"),
+        ("colour: red", "field 'colour' is 'red'; unknown field"),
+    ],
+)
+def test_a_bad_file_is_refused_naming_file_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "incident_policy.yml"
+    path.write_text(text + "\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+    assert "hunter2" not in str(caught.value)
