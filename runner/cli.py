@@ -213,10 +213,10 @@ def runs(number: int, kind: str | None) -> None:
 
 def _add_groups() -> None:
     from runner.cli_cmdb import cmdb, spares
-    from runner.cli_incidents import incident, kb
     from runner.cli_lab import lab
+    from runner.cli_network import backup
 
-    for group in (lab, cmdb, spares, incident, kb):
+    for group in (lab, backup, cmdb, spares):
         main.add_command(group)
 
 

@@ -27,8 +27,14 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.errors import OpskeeperError
+from runner.store.db import ResultRow
+
+if TYPE_CHECKING:
+    from runner.jobs import EventSink, JobResult, JobSpec, ProgressCallback
+    from runner.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -259,3 +265,74 @@ def saved_devices(repo: BackupRepo, hosts: Sequence[str], since: float) -> list[
         if path.is_file() and path.stat().st_mtime >= since:
             saved.append(host)
     return saved
+
+
+def default_repo() -> Path:
+    """The backup repository under the state folder."""
+    from runner import config
+
+    return config.state_dir() / "network-backups"
+
+
+@dataclass
+class BackupRun:
+    """A prepared backup run: the job, the repository and why it runs."""
+
+    spec: JobSpec
+    repo: BackupRepo
+    reason: str
+    started: float = 0.0
+    commit: Commit | None = None
+
+    def finalize(self, sink: EventSink) -> list[ResultRow]:
+        """Commit the files this run wrote; one ``net.config.changed`` row per device."""
+        hosts = [host for host, (outcome, _) in sink.outcomes.items() if outcome == "ok"]
+        saved = saved_devices(self.repo, hosts, self.started)
+        self.commit = self.repo.commit_run(saved, self.spec.started_by, self.reason, sink.run_id)
+        short = self.commit.commit[:12]
+        rows = []
+        for device, count in sorted(self.commit.changed.items()):
+            message = (
+                f"{count} line(s) changed, commit {short}"
+                if count
+                else f"unchanged since the previous backup, commit {short}"
+            )
+            rows.append(
+                ResultRow(
+                    device, CHANGED_CHECK, "running-config", "ok", count, "lines", None, message
+                )
+            )
+        return rows
+
+
+CHANGED_CHECK = "net.config.changed"
+
+
+def plan(inventory: Path, limit: str | None, reason: str, repo: Path | None = None) -> BackupRun:
+    """A backup run of the inventory's ``ios`` hosts into ``repo`` (default: the state's)."""
+    from runner.inspection import play_hosts
+    from runner.jobs import PLAYBOOKS, JobSpec
+
+    repo_path = (repo or default_repo()).resolve()
+    playbook = PLAYBOOKS / "backup_network.yml"
+    spec = JobSpec(
+        "backup",
+        playbook,
+        inventory,
+        play_hosts(playbook),
+        limit=limit,
+        extravars={"opskeeper_network_backup_dir": str(repo_path)},
+    )
+    return BackupRun(spec, BackupRepo(repo_path), reason)
+
+
+def run(store: Store, backup: BackupRun, progress: ProgressCallback | None = None) -> JobResult:
+    """Fetch every device's configuration and commit what was fetched as one commit."""
+    import time
+
+    from runner.jobs import prepare, run_job
+
+    targets = prepare(backup.spec)
+    backup.repo.ensure()
+    backup.started = time.time() - 1.0
+    return run_job(store, backup.spec, targets, progress=progress, finalize=backup.finalize)

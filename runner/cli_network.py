@@ -1,0 +1,100 @@
+"""``opskeeper backup``: network configuration backups (runner/netbackup.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from runner import config
+from runner.cli_support import OpskeeperGroup, host_progress
+from runner.errors import OpskeeperError
+
+console = Console(soft_wrap=True)
+
+#: Exit code of a backup run in which some device could not be saved.
+EXIT_PARTIAL = 3
+
+
+@click.group("backup", cls=OpskeeperGroup)
+def backup() -> None:
+    """Back up network device configurations into a git repository and compare them."""
+
+
+@backup.command("network")
+@click.option(
+    "-i",
+    "--inventory",
+    type=click.Path(path_type=Path),
+    default=config.default_inventory,
+    show_default="inventory/lab",
+    help="Inventory file or folder.",
+)
+@click.option("-l", "--limit", help="Ansible host pattern to narrow the run (as --limit).")
+@click.option("--reason", default="scheduled backup", show_default=True, help="Why it runs.")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Backup repository (default <state>/network-backups).",
+)
+def network(inventory: Path, limit: str | None, reason: str, repo: Path | None) -> None:
+    """Save each device's running configuration and commit them as one commit.
+
+    A device that cannot be saved is reported and the others are still committed.
+    Exit codes: 0 all saved, 3 some device not saved, 1 error.
+    """
+    from runner import netbackup
+    from runner.store import open_store
+
+    run = netbackup.plan(inventory, limit, reason, repo)
+    store = open_store()
+    store.reap_stale_runs()
+    with host_progress("backing up") as on_host:
+        result = netbackup.run(store, run, progress=on_host)
+    if result.status == "interrupted":
+        raise OpskeeperError(f"run {result.run_id} was interrupted; nothing was committed")
+
+    commit = run.commit
+    for host, (_outcome, reason_) in sorted(result.hosts.items()):
+        if commit is not None and host in commit.changed:
+            count = commit.changed[host]
+            console.print(f"  saved  {host}: {count} line(s) changed", highlight=False)
+        else:
+            why = reason_ or "its configuration could not be fetched (see the run's results)"
+            console.print(f"  [red]failed[/red] {host}: {escape(why)}", highlight=False)
+    if commit is not None:
+        console.print(f"run {result.run_id}: commit {commit.commit[:12]} in {run.repo.path}")
+    missing = [h for h in result.hosts if commit is None or h not in commit.changed]
+    sys.exit(EXIT_PARTIAL if missing or result.has_failures else 0)
+
+
+@backup.command("diff")
+@click.argument("device")
+@click.argument("revisions", nargs=-1)
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Backup repository (default <state>/network-backups).",
+)
+def diff(device: str, revisions: tuple[str, ...], repo: Path | None) -> None:
+    """Show the masked diff of DEVICE's backups: [OLD [NEW]] git revisions.
+
+    Without revisions: the two newest backups that differ; with one: it against the newest.
+    """
+    from runner import netbackup
+
+    if len(revisions) > 2:
+        raise OpskeeperError(
+            f"backup diff takes at most two revisions, got {len(revisions)}: {' '.join(revisions)}"
+        )
+    store = netbackup.BackupRepo(repo or netbackup.default_repo())
+    old = revisions[0] if revisions else None
+    new = revisions[1] if len(revisions) > 1 else None
+    text = store.diff(device, old, new)
+    if text:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"no difference in {device}'s configuration between these backups")
