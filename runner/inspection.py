@@ -133,10 +133,14 @@ def run(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> JobResult:
-    """Prepare and run the job, recording drift and CMDB checks with it."""
+    """Prepare and run the job, recording drift and CMDB checks with it.
+
+    A finished inspection then opens, updates and resolves incidents and sends their
+    notifications; that step logs its own faults and never fails the run.
+    """
     targets = prepare(inspection.spec)
     done_key = CENSUS_KEY if inspection.spec.kind == "census" else CHECKS_KEY
-    return run_job(
+    result = run_job(
         store,
         inspection.spec,
         targets,
@@ -145,3 +149,8 @@ def run(
         finalize=inspection.finalize,
         done_key=done_key,
     )
+    if inspection.spec.kind == "inspect" and result.status == "finished":
+        from runner.incidents import after_run
+
+        after_run(store, result.run_id, inspection.spec.inventory, inspection.cmdb)
+    return result

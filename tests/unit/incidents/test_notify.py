@@ -1,0 +1,199 @@
+"""Mail and webhook delivered to local receivers the test starts; a dead one stops nothing."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from runner.incidents import after_run
+from runner.incidents.notify import deliver, pending_messages
+from runner.incidents.policy import Policy, parse
+from runner.store import Store
+from runner.store.models import Incident, OutboxMessage
+from tests.unit.incidents.conftest import NIGHT, RunFactory
+
+SERVICE_DOWN = ("web01", "linux.service.required", "nginx", "fail")
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[_Inbox, int]]:
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[list[dict[str, Any]], str]]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield received, f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _policy(smtp_port: int, hook: str) -> Policy:
+    return parse(
+        {
+            "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "opskeeper@example.com"},
+            "severities": {
+                "P2": {"notify": {"mail": ["oncall@example.com"], "webhook": [hook]}},
+            },
+        },
+        Path("policy.yml"),
+    )
+
+
+def test_a_p2_opening_is_mailed_and_posted(
+    store: Store,
+    nightly: RunFactory,
+    smtp: tuple[_Inbox, int],
+    webhook: tuple[list[dict[str, Any]], str],
+) -> None:
+    inbox, port = smtp
+    received, url = webhook
+    policy = _policy(port, url)
+
+    after_run(store, nightly([SERVICE_DOWN]), Path("inv"), policy=policy, now=NIGHT)
+
+    [mail] = inbox.messages
+    assert mail["To"] == "oncall@example.com"
+    assert mail["Subject"].startswith("[P2] incident #1 opened: web01: linux.service.required")
+    [posted] = received
+    assert posted["event"] == "opened"
+    assert posted["incident"]["severity"] == "P2"
+    assert posted["incident"]["check_id"] == "linux.service.required"
+    assert pending_messages(store) == []
+
+
+def test_a_p3_opening_notifies_nobody(
+    store: Store, nightly: RunFactory, webhook: tuple[list[dict[str, Any]], str]
+) -> None:
+    received, url = webhook
+    policy = parse({"severities": {"P3": {"notify": {"webhook": [url]}}}}, Path("p.yml"))
+    after_run(
+        store,
+        nightly([("web01", "linux.disk.usage", "/", "fail")]),
+        Path("i"),
+        policy=policy,
+        now=NIGHT,
+    )
+    assert received == []
+
+
+def test_near_and_breach_are_notified(
+    store: Store, nightly: RunFactory, webhook: tuple[list[dict[str, Any]], str]
+) -> None:
+    received, url = webhook
+    policy = parse({"severities": {"P2": {"notify": {"webhook": [url]}}}}, Path("p.yml"))
+    after_run(store, nightly([SERVICE_DOWN]), Path("i"), policy=policy, now=NIGHT)
+    # 25 of 30 minutes to respond, then 31: near, then breached.
+    after_run(
+        store, nightly([SERVICE_DOWN]), Path("i"), policy=policy, now=NIGHT + timedelta(minutes=25)
+    )
+    after_run(
+        store, nightly([SERVICE_DOWN]), Path("i"), policy=policy, now=NIGHT + timedelta(minutes=31)
+    )
+    assert [(r["event"], r["detail"].split(" clock")[0]) for r in received[1:]] == [
+        ("sla.near", "respond"),
+        ("sla.breached", "respond"),
+    ]
+
+
+def test_a_dead_receiver_does_not_stop_the_run_and_is_retried(
+    store: Store,
+    nightly: RunFactory,
+    webhook: tuple[list[dict[str, Any]], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dead = f"http://127.0.0.1:{_free_port()}/hook"
+    policy = parse(
+        {
+            "smtp": {"host": "127.0.0.1", "port": _free_port(), "timeout": 2},
+            "severities": {"P2": {"notify": {"mail": ["oncall@example.com"], "webhook": [dead]}}},
+        },
+        Path("p.yml"),
+    )
+
+    outcome = after_run(store, nightly([SERVICE_DOWN]), Path("inv"), policy=policy, now=NIGHT)
+
+    assert outcome is not None and outcome.opened == [1]
+    with store.session() as session:
+        assert session.scalars(select(Incident.status)).all() == ["open"]
+    waiting = pending_messages(store)
+    assert [(m.channel, m.attempts) for m in waiting] == [("mail", 1), ("webhook", 1)]
+    assert all(m.last_error for m in waiting)
+    assert "kept for retry" in caplog.text
+
+    # The receiver comes back (here: the webhook now points at a live one): the retry sends.
+    received, url = webhook
+    with store.session() as session:
+        for message in session.scalars(select(OutboxMessage)):
+            if message.channel == "webhook":
+                message.target = url
+    sent, failed = deliver(store, policy)
+    assert (sent, failed) == (1, 1)
+    assert received[0]["event"] == "opened"
+
+
+def test_the_smtp_password_comes_from_the_environment_only(
+    store: Store, nightly: RunFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = parse(
+        {
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": _free_port(),
+                "username": "ops",
+                "password_env": "OPS_SMTP_PASSWORD",
+            },
+            "severities": {"P2": {"notify": {"mail": ["oncall@example.com"]}}},
+        },
+        Path("p.yml"),
+    )
+    monkeypatch.setenv("OPS_SMTP_PASSWORD", "s3cret-value")
+    after_run(store, nightly([SERVICE_DOWN]), Path("inv"), policy=policy, now=NIGHT)
+    with store.session() as session:
+        stored = json.dumps([m.payload for m in session.scalars(select(OutboxMessage))])
+        errors = " ".join(m.last_error or "" for m in session.scalars(select(OutboxMessage)))
+    assert "s3cret-value" not in stored + errors
