@@ -57,7 +57,8 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"^(\s*snmp-server host \S+ (?:(?:informs|traps) )?(?:version (?:1|2c|3 \w+) )?)"
             r"(\S+)",
         ),
-        ("snmp user", r"^(\s*snmp-server user \S+ \S+ .*?(?:auth \w+|priv \S+(?: \d+)?) )(\S+)"),
+        ("snmp user auth", r"^(\s*snmp-server user .* auth \w+ )(\S+)"),
+        ("snmp user priv", r"^(\s*snmp-server user .* priv (?:3des|des|aes(?: \d+)?) )(\S+)"),
         ("aaa server key", rf"^(\s*(?:tacacs|radius)-server (?:host \S+ .*)?key {_TYPE})(\S+)"),
         ("block key", rf"^(\s+(?:key|key-string|server-key) {_TYPE})(\S+)"),
         ("line password", rf"^(\s*password {_TYPE})(\S+)"),
