@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from runner import config
 from runner.errors import ReportError
 from runner.fsutil import write_atomic
+from runner.incidents.report import daily_section
 from runner.store import Store
 from runner.store.db import as_utc
 from runner.store.models import CheckResult, Host, Run, RunHost
@@ -306,6 +307,7 @@ def build(store: Store, run_id: str | None = None, day: date | None = None) -> d
             "warnings": warnings,
             "hosts": ordered,
             "trend": trend,
+            "incidents": daily_section(store, run.id),
         }
 
 
