@@ -49,6 +49,9 @@ STOP_WAIT_SECONDS = 5.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SWITCH_VENV = Path(os.environ.get("OPSKEEPER_SWITCH_VENV", REPO_ROOT / ".venv-switches"))
 
+#: Launchers started by this Python process, kept so that a stopped one is reaped.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True)
 class SwitchSpec:
@@ -139,6 +142,7 @@ class LabSwitches:
                 start_new_session=True,
                 env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
             )
+        _CHILDREN[process.pid] = process
         (folder / "pid").write_text(f"{process.pid}\n")
 
     def wait(self, name: str) -> SwitchState:
@@ -209,6 +213,11 @@ def _alive_launcher(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
