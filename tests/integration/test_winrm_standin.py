@@ -231,3 +231,41 @@ def test_role_turns_rejected_credentials_into_an_error_row(
     assert rows["windows.probe host"]["status"] == "error"
     assert "credentials were rejected" in rows["windows.probe host"]["message"]
     assert "command" not in [kind for kind, _ in standin.requests]
+
+
+def test_opskeeper_inspect_records_pcs_and_a_rejected_login(
+    standin: WinRMStandIn, tmp_path: Path
+) -> None:
+    """The whole nightly path: runner, events, store and report, one good PC and one bad login."""
+    inventory = write_inventory(tmp_path, standin, PASSWORD)
+    hosts = json.loads(inventory.read_text())["all"]["children"]["windows"]["hosts"]
+    hosts["pc-0103"] = hosts["pc-0102"] | {"ansible_password": "wrong-password"}
+    inventory.write_text(json.dumps({"all": {"children": {"windows": {"hosts": hosts}}}}))
+    env = ansible_env(tmp_path) | {
+        "OPSKEEPER_STATE_DIR": str(tmp_path / "state"),
+        "OPSKEEPER_DB_URL": f"sqlite:///{tmp_path}/opskeeper.db",
+    }
+
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "opskeeper"), "inspect", "-i", str(inventory)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+
+    assert run.returncode == 5, run.stdout + run.stderr  # failures and an unreachable host
+    (report,) = (tmp_path / "state" / "reports").glob("daily-*.json")
+    by_host = {host["name"]: host for host in json.loads(report.read_text())["hosts"]}
+    good = {
+        (row["check_id"], row["subject"]): row["status"] for row in by_host["pc-0102"]["checks"]
+    }
+    assert good[("windows.disk.usage", "D:")] == "fail"
+    assert good[("windows.admins.unexpected", "Administrators")] == "fail"
+    assert len(good) == 13
+    bad = {(row["check_id"], row["status"]): row["message"] for row in by_host["pc-0103"]["checks"]}
+    assert "credentials were rejected" in bad[("host.reachable", "unreachable")]
+    assert "credentials were rejected" in bad[("windows.probe", "error")]
+    assert by_host["pc-0103"]["platform"] == "windows"
