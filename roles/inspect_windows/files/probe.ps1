@@ -112,8 +112,8 @@ $result.defender = Invoke-Section {
 
 $result.admins = Invoke-Section {
     # By SID: the group's name is localised ("Administratoren" on a German Windows).
-    $members = try {
-        @(Get-LocalGroupMember -SID 'S-1-5-32-544' | ForEach-Object {
+    try {
+        $members = @(Get-LocalGroupMember -SID 'S-1-5-32-544' | ForEach-Object {
             [ordered]@{
                 name = "$($_.Name)"
                 sid = "$($_.SID)"
@@ -124,16 +124,19 @@ $result.admins = Invoke-Section {
     }
     catch {
         # Get-LocalGroupMember fails on members whose SID no longer resolves; ADSI does not.
-        $group = ([System.Security.Principal.SecurityIdentifier]'S-1-5-32-544').Translate(
+        $sidType = [System.Security.Principal.SecurityIdentifier]
+        $group = $sidType::new('S-1-5-32-544').Translate(
             [System.Security.Principal.NTAccount]).Value.Split('\')[-1]
-        @(([ADSI]"WinNT://./$group,group").Invoke('Members') | ForEach-Object {
-            $path = $_.GetType().InvokeMember('ADsPath', 'GetProperty', $null, $_, $null)
-            $sid = New-Object System.Security.Principal.SecurityIdentifier(
-                $_.GetType().InvokeMember('objectSid', 'GetProperty', $null, $_, $null), 0)
+        $members = @(([ADSI]"WinNT://./$group,group").Invoke('Members') | ForEach-Object {
+            $type = $_.GetType()
+            # WinNT://CORP/jdoe, WinNT://WORKGROUP/PC-0101/helpdesk or WinNT://S-1-5-21-...
+            $parts = ($type.InvokeMember('ADsPath', 'GetProperty', $null, $_, $null) -replace '^WinNT://', '').Split('/')
+            $name = if ($parts.Count -ge 2) { $parts[-2] + '\' + $parts[-1] } else { $parts[0] }
+            $sid = $sidType::new($type.InvokeMember('objectSid', 'GetProperty', $null, $_, $null), 0)
             [ordered]@{
-                name = ($path -replace '^WinNT://', '' -replace '/', '\')
+                name = $name
                 sid = "$sid"
-                object_class = $_.GetType().InvokeMember('Class', 'GetProperty', $null, $_, $null)
+                object_class = $type.InvokeMember('Class', 'GetProperty', $null, $_, $null)
                 source = 'ADSI'
             }
         })
