@@ -269,3 +269,15 @@ def test_opskeeper_inspect_records_pcs_and_a_rejected_login(
     assert "credentials were rejected" in bad[("host.reachable", "unreachable")]
     assert "credentials were rejected" in bad[("windows.probe", "error")]
     assert by_host["pc-0103"]["platform"] == "windows"
+
+
+def test_role_turns_a_pc_that_does_not_answer_into_an_error_row(tmp_path: Path) -> None:
+    with WinRMStandIn(USER, PASSWORD) as gone:
+        inventory = write_inventory(tmp_path, gone, PASSWORD)
+    # The stand-in has stopped: nothing listens on its port any more.
+
+    rows = run_inspect(tmp_path, inventory)
+
+    assert list(rows) == ["windows.probe host"]
+    assert rows["windows.probe host"]["status"] == "error"
+    assert "Connection refused" in rows["windows.probe host"]["message"]
