@@ -103,7 +103,7 @@ def write_inventory(tmp_path: Path, standin: WinRMStandIn, password: str) -> Pat
     host = {
         "ansible_host": "127.0.0.1",
         "ansible_port": standin.port,
-        "ansible_connection": "ansible.windows.winrm" if False else "winrm",
+        "ansible_connection": "ansible.builtin.winrm",
         "ansible_winrm_transport": "basic",
         "ansible_winrm_scheme": "http",
         "ansible_user": USER,
