@@ -31,14 +31,11 @@ IPCONFIG = (
     "\r\nWindows IP Configuration\r\n\r\n   Host Name . . . . . . . . . . . . : PC-0101\r\n"
     "   Primary Dns Suffix  . . . . . . . : corp.example\r\n"
 )
-# What win_powershell and win_updates return on the wire: the registered result without the
-# keys Ansible adds itself.
-REGISTERED_ONLY = ("failed_when_result",)
 
 
-def module_result(name: str) -> dict[str, Any]:
-    result = json.loads((DATA / name).read_text())
-    return {key: value for key, value in result.items() if key not in REGISTERED_ONLY}
+def module_result(name: str) -> Any:
+    """A recorded module result from the unit tests' data: what the stand-in prints."""
+    return json.loads((DATA / name).read_text())
 
 
 @pytest.fixture
@@ -46,9 +43,7 @@ def standin() -> Iterator[WinRMStandIn]:
     modules = {
         "ansible.windows.win_powershell": module_result("probe_faults.json"),
         # What win_updates' module says to its action plugin: "start", then one "poll".
-        "ansible.windows.win_updates": json.loads(
-            (DATA / "updates_wire_two_pending.json").read_text()
-        ),
+        "ansible.windows.win_updates": module_result("updates_wire_two_pending.json"),
         "ansible.windows.win_command": {
             "changed": True,
             "rc": 0,
