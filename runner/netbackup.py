@@ -112,19 +112,48 @@ def mask(text: str) -> str:
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 
-def normalize(text: str) -> list[str]:
+class MaskedLine(str):
+    """A configuration line that *shows* masked but *compares* as written.
+
+    Diffing masked text would hide a changed secret (both sides read ``<masked>``); diffing
+    these finds it, and prints it masked on both sides of the diff.
+    """
+
+    raw: str
+
+    def __new__(cls, shown: str, raw: str) -> MaskedLine:
+        line = super().__new__(cls, shown)
+        line.raw = raw
+        return line
+
+    def __eq__(self, other: object) -> bool:
+        return self.raw == (other.raw if isinstance(other, MaskedLine) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+
+def masked_lines(text: str, *, keepends: bool = False) -> list[MaskedLine]:
+    """Every line of ``text`` as a :class:`MaskedLine` (mask keeps one line per line)."""
+    text = text.replace("\r\n", "\n")
+    raw = text.splitlines(keepends=keepends)
+    shown = mask(text).splitlines(keepends=keepends)
+    return [MaskedLine(a, b) for a, b in zip(shown, raw, strict=True)]
+
+
+def normalize(text: str) -> list[MaskedLine]:
     """The configuration's lines that matter for a comparison (no volatile or blank lines)."""
     return [
-        line.rstrip()
-        for line in text.replace("\r\n", "\n").splitlines()
+        MaskedLine(line.rstrip(), line.raw.rstrip())
+        for line in masked_lines(text)
         if line.strip() and not line.lstrip().startswith(_VOLATILE)
     ]
 
 
 def changed_lines(old: str, new: str) -> list[str]:
     """Added (``+``) and removed (``-``) lines between two configurations, masked."""
-    diff = difflib.unified_diff(normalize(mask(old)), normalize(mask(new)), lineterm="", n=0)
-    return [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    diff = difflib.unified_diff(normalize(old), normalize(new), lineterm="", n=0)
+    return [str(line) for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
 
 
 class BackupRepo:
@@ -215,11 +244,11 @@ class BackupRepo:
                     f"revision {rev!r} has no backup of {device!r}: pick one of "
                     f"`git -C {self.path} log --oneline -- {self.file(device).name}`"
                 )
-            texts.append(mask(text))
+            texts.append(text)
         return "".join(
             difflib.unified_diff(
-                texts[0].splitlines(keepends=True),
-                texts[1].splitlines(keepends=True),
+                masked_lines(texts[0], keepends=True),
+                masked_lines(texts[1], keepends=True),
                 fromfile=f"{device}@{old[:12]}",
                 tofile=f"{device}@{new[:12]}",
             )

@@ -85,6 +85,12 @@ def test_diff_masks_secrets_that_changed(tmp_path: Path) -> None:
     repo.commit_run(["sw1"], "alice", "rotate", "run-2")
     diff = repo.diff("sw1")
     assert "pUbl1cRO" not in diff and "n3wS3cret" not in diff and "$1$" not in diff
+    # A changed secret still shows as a change, masked on both sides.
+    assert "-snmp-server community <masked> RO" in diff
+    assert "+snmp-server community <masked> RO" in diff
+    assert netbackup.changed_lines(
+        SECRET_CONFIG, SECRET_CONFIG.replace("pUbl1cRO", "n3wS3cret")
+    ) == ["-snmp-server community <masked> RO", "+snmp-server community <masked> RO"]
 
 
 def test_unknown_device_and_revision_are_clear_errors(tmp_path: Path) -> None:

@@ -1,0 +1,41 @@
+"""The lab switches' launcher bookkeeping, without starting fake-switches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.errors import LabError
+from runner.lab_switches import SSH_PORT, LabSwitches, switch_spec
+
+
+def test_specs_put_switch_n_on_127_0_20_n() -> None:
+    spec = switch_spec("sw-lab02")
+    assert (spec.address, spec.port, spec.model) == ("127.0.20.2", SSH_PORT, "cisco_2960_24TT_L")
+    assert "lab-switch" not in repr(spec)
+    with pytest.raises(LabError, match="unknown lab switch 'sw-lab09'"):
+        switch_spec("sw-lab09")
+
+
+def test_nothing_started_means_nothing_to_show_or_stop(tmp_path: Path) -> None:
+    switches = LabSwitches(tmp_path / "lab", venv=tmp_path / "no-venv")
+    assert switches.status() == []
+    assert switches.down() == []
+    assert switches.stop("sw-lab01") is False
+
+
+def test_a_missing_venv_says_how_to_build_it(tmp_path: Path) -> None:
+    switches = LabSwitches(tmp_path / "lab", venv=tmp_path / "no-venv")
+    with pytest.raises(LabError, match="make switches-venv"):
+        switches.start(switch_spec("sw-lab01"))
+
+
+def test_a_stale_pid_file_is_not_a_running_switch(tmp_path: Path) -> None:
+    switches = LabSwitches(tmp_path / "lab")
+    folder = tmp_path / "lab" / "switches" / "sw-lab01"
+    folder.mkdir(parents=True)
+    (folder / "spec.json").write_text('[{"name": "sw-lab01", "address": "127.0.20.1"}]')
+    (folder / "pid").write_text("1\n")
+    [state] = switches.status()
+    assert (state.spec.name, state.pid, state.ssh_ok) == ("sw-lab01", None, False)
