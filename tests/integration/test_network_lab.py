@@ -148,3 +148,53 @@ def test_a_stopped_switch_is_unreachable(switches: LabSwitches, reports: Path) -
         assert "saved  sw-lab01" in backup.stdout and "failed sw-lab02" in backup.stdout
     finally:
         switches.up(lambda _line: None)
+
+
+def _params(**changes: Any) -> dict[str, Any]:
+    params = {
+        "host": "127.0.20.1",
+        "port": SSH_PORT,
+        "device": "sw-lab01",
+        "username": USERNAME,
+        "password": PASSWORD,
+        "enable_secret": "",
+        "device_type": "cisco_ios",
+        "timeout": 10,
+        "mode": "inspect",
+        "uplinks": [],
+        "link_state": "config",
+        "backup_dir": "/nonexistent",
+    }
+    return params | changes
+
+
+def test_faults_are_rows_with_reasons(switches: LabSwitches) -> None:
+    from netmiko import ConnectHandler
+
+    from tests.unit.plugins.conftest import load_plugin
+
+    probe = load_plugin("plugins/modules/opskeeper_ios_probe.py")
+
+    wrong = probe.probe(_params(password="not-the-password"))
+    [login] = wrong["measurements"]
+    assert login["id"] == "net.login" and "authentication failed" in login["error"]
+
+    silent = probe.probe(_params(host="127.0.20.9"))
+    assert silent["unreachable"] is True and "127.0.20.9" in silent["msg"]
+
+    conn = ConnectHandler(
+        device_type="cisco_ios",
+        host="127.0.20.1",
+        port=SSH_PORT,
+        username=USERNAME,
+        password=PASSWORD,
+        timeout=15,
+        fast_cli=False,
+    )
+    try:
+        with pytest.raises(
+            probe.CommandRejected, match="rejected 'show running-config interface Gi0/9'"
+        ):
+            probe.send(conn, "show running-config interface Gi0/9", 10)
+    finally:
+        conn.disconnect()
