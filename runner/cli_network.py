@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -12,6 +13,9 @@ from rich.markup import escape
 from runner import config
 from runner.cli_support import OpskeeperGroup, host_progress
 from runner.errors import OpskeeperError
+
+if TYPE_CHECKING:
+    from runner.store import Store
 
 console = Console(soft_wrap=True)
 
@@ -58,17 +62,36 @@ def network(inventory: Path, limit: str | None, reason: str, repo: Path | None) 
         raise OpskeeperError(f"run {result.run_id} was interrupted; nothing was committed")
 
     commit = run.commit
+    errors = _errors(store, result.run_id)
     for host, (_outcome, reason_) in sorted(result.hosts.items()):
         if commit is not None and host in commit.changed:
             count = commit.changed[host]
             console.print(f"  saved  {host}: {count} line(s) changed", highlight=False)
         else:
-            why = reason_ or "its configuration could not be fetched (see the run's results)"
+            why = reason_ or errors.get(host) or "its configuration could not be fetched"
             console.print(f"  [red]failed[/red] {host}: {escape(why)}", highlight=False)
     if commit is not None:
         console.print(f"run {result.run_id}: commit {commit.commit[:12]} in {run.repo.path}")
     missing = [h for h in result.hosts if commit is None or h not in commit.changed]
     sys.exit(EXIT_PARTIAL if missing or result.has_failures else 0)
+
+
+def _errors(store: Store, run_id: str) -> dict[str, str]:
+    """The first error message recorded for each host of the run."""
+    from sqlalchemy import select
+
+    from runner.store.models import CheckResult, Host
+
+    with store.session() as session:
+        rows = session.execute(
+            select(Host.name, CheckResult.message)
+            .join(Host, Host.id == CheckResult.host_id)
+            .where(CheckResult.run_id == run_id, CheckResult.status == "error")
+        )
+        found: dict[str, str] = {}
+        for host, message in rows:
+            found.setdefault(host, message or "")
+        return found
 
 
 @backup.command("diff")

@@ -400,6 +400,14 @@ def _measure(conn: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
             config = send(conn, "show running-config", timeout)
             if "\nend" not in config and not config.rstrip().endswith("end"):
                 raise ValueError("the running configuration ends before its `end` line")
+            if params.get("check_mode"):
+                return {
+                    **row,
+                    "value": len(config),
+                    "unit": "bytes",
+                    "status": "ok",
+                    "message": "check mode: the configuration was read, not saved",
+                }
             size = write_backup(backup_dir, device, config)
             return {
                 **row,
@@ -516,7 +524,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        result = probe(module.params)
+        result = probe({**module.params, "check_mode": module.check_mode})
     except ImportError as exc:
         module.fail_json(msg=f"the controller lacks a Python package of the probe: {exc}")
     module.exit_json(changed=False, **result)
