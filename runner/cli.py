@@ -213,10 +213,11 @@ def runs(number: int, kind: str | None) -> None:
 
 def _add_groups() -> None:
     from runner.cli_cmdb import cmdb, spares
+    from runner.cli_incidents import incident, kb
     from runner.cli_lab import lab
     from runner.cli_network import backup
 
-    for group in (lab, backup, cmdb, spares):
+    for group in (lab, backup, cmdb, spares, incident, kb):
         main.add_command(group)
 
 
