@@ -8,6 +8,7 @@ last batch, so a run that dies half-way is marked interrupted, never finished.
 
 from __future__ import annotations
 
+import configparser
 import getpass
 import logging
 import os
@@ -149,6 +150,21 @@ def strategy_settings(strategy: str | None) -> dict[str, str]:
         ) from exc
     plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
     return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
+def host_key_checking(ansible_config: Path) -> str:
+    """Whether a run checks SSH host keys: ANSIBLE_HOST_KEY_CHECKING when the environment
+    sets it, else ``host_key_checking`` of the run's ansible.cfg, else Ansible's default (on).
+
+    ansible-runner sets ANSIBLE_HOST_KEY_CHECKING=False unless it is given one, and an
+    environment variable outranks ansible.cfg: without this, every run would connect to
+    hosts whose key has changed, which plain ansible-playbook refuses.
+    """
+    if "ANSIBLE_HOST_KEY_CHECKING" in os.environ:
+        return os.environ["ANSIBLE_HOST_KEY_CHECKING"]
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ansible_config, encoding="utf-8")
+    return parser.get("defaults", "host_key_checking", fallback="True")
 
 
 def new_run_id() -> str:
@@ -323,8 +339,10 @@ def run_job(
     sink = EventSink(store, run_id, targets.hosts, progress, done_key=done_key)
     cancel = cancel or threading.Event()
     bindir = Path(sys.executable).parent
+    ansible_config = spec.ansible_config or ANSIBLE_CONFIG
     envvars = {
-        "ANSIBLE_CONFIG": str(spec.ansible_config or ANSIBLE_CONFIG),
+        "ANSIBLE_CONFIG": str(ansible_config),
+        "ANSIBLE_HOST_KEY_CHECKING": host_key_checking(ansible_config),
         config.STATE_DIR_ENV: str(config.state_dir()),
         "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_NOCOLOR": "1",

@@ -16,6 +16,7 @@ from runner.jobs import (
     UNREACHABLE_CHECK,
     EventSink,
     JobSpec,
+    host_key_checking,
     new_run_id,
     prepare,
     run_job,
@@ -168,6 +169,21 @@ def test_a_job_runs_with_the_ansible_cfg_of_its_spec(store: Store, tmp_path: Pat
     assert result.events >= 6
     envvars = json.loads((result.private_data_dir / "env" / "envvars").read_text())
     assert envvars["ANSIBLE_CONFIG"] == str(own)
+    # ansible-runner would turn host key checking off; the config says nothing, so it is on.
+    assert envvars["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+
+
+def test_host_key_checking_follows_the_environment_then_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANSIBLE_HOST_KEY_CHECKING", raising=False)
+    off = tmp_path / "off.cfg"
+    off.write_text("[defaults]\nhost_key_checking = False\n")
+    assert host_key_checking(off) == "False"
+    assert host_key_checking(tmp_path / "missing.cfg") == "True"
+    assert host_key_checking(Path(__file__).parents[2] / "ansible.cfg") == "True"
+    monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "no")
+    assert host_key_checking(off) == "no"
 
 
 @pytest.mark.parametrize("strategy", [None, "linear"])
