@@ -215,9 +215,13 @@ def _change(
     obj: _Context, incident_id: int, action: str, text: str = "", severity: str | None = None
 ) -> None:
     from runner.incidents.lifecycle import change
+    from runner.incidents.notify import deliver
 
-    obj.policy()  # a broken policy file is refused before anything changes
-    incident = change(obj.store(), incident_id, action, text, severity=severity)
+    policy = obj.policy()  # a broken policy file is refused before anything changes
+    store = obj.store()
+    incident = change(store, incident_id, action, text, severity=severity, policy=policy)
+    if action == "severity":
+        deliver(store, policy)
     console.print(f"incident #{incident.id}: {incident.status} ({incident.severity})")
 
 

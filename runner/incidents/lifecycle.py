@@ -457,12 +457,14 @@ def change(
     actor: str | None = None,
     now: datetime | None = None,
     severity: str | None = None,
+    policy: Policy | None = None,
 ) -> Incident:
     """Apply one change a person makes; refuse (and change nothing) what the state forbids.
 
     ``action`` is one of ack, assign (``text`` is the assignee), note, pending (``text``
     says what it waits for), resume, restore, resolve, close, severity (``severity`` with
-    ``text`` as the reason).
+    ``text`` as the reason; raising an active incident into P1 or P2 notifies when
+    ``policy`` is given).
     """
     now = now or utcnow()
     actor = actor or current_user()
@@ -520,8 +522,12 @@ def change(
                 raise IncidentError("an override of the severity needs a reason (--reason)")
             _require(incident, (*ACTIVE, "resolved"), "re-rated")
             line = f"severity {incident.severity} -> {severity}: {text}"
+            raised = SEVERITIES.index(severity) < SEVERITIES.index(incident.severity)
             incident.severity = severity
             incident.severity_reason = f"set by {actor}: {text}"
+            # Raised into P1 or P2 by hand: people are told as if it had opened so.
+            if raised and policy is not None and incident.status in ACTIVE:
+                _notify_open(session, incident, "raised", policy, now)
         else:
             raise IncidentError(f"unknown action {action!r}")
         event(session, incident, action, line, now, actor)

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 EVENTS = {
     "opened": "opened",
     "reopened": "reopened",
+    "raised": "raised in severity",
     "sla.near": "near an SLA breach",
     "sla.breached": "breached its SLA",
 }

@@ -124,8 +124,13 @@ def record(
                 if clock.report_due(incident, policy)
                 else None,
                 "pauses": [
-                    {"from": shown(low, policy), "to": shown(high, policy)}
-                    for low, high in clock.pauses(incident, now)
+                    {
+                        "from": shown(as_utc(datetime.fromisoformat(low)), policy),
+                        "to": shown(as_utc(datetime.fromisoformat(high)), policy)
+                        if high
+                        else "now (pending)",
+                    }
+                    for low, high in incident.pauses
                 ],
             }
         )

@@ -197,3 +197,16 @@ def test_the_smtp_password_comes_from_the_environment_only(
         stored = json.dumps([m.payload for m in session.scalars(select(OutboxMessage))])
         errors = " ".join(m.last_error or "" for m in session.scalars(select(OutboxMessage)))
     assert "s3cret-value" not in stored + errors
+
+
+def test_raising_a_severity_by_hand_notifies(
+    store: Store, webhook: tuple[list[dict[str, Any]], str]
+) -> None:
+    from runner.incidents.lifecycle import change, open_incident
+
+    received, url = webhook
+    policy = parse({"severities": {"P1": {"notify": {"webhook": [url]}}}}, Path("p.yml"))
+    incident_id = open_incident(store, policy, "orders stuck", "P3", now=NIGHT)
+    change(store, incident_id, "severity", "no orders since 9:00", severity="P1", policy=policy)
+    deliver(store, policy)
+    assert [(r["event"], r["incident"]["severity"]) for r in received] == [("raised", "P1")]
