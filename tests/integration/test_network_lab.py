@@ -106,8 +106,12 @@ def test_backup_inspect_drift_and_diff(switches: LabSwitches, reports: Path) -> 
     assert groups["sw-lab01"] == groups["sw-lab02"] == "Network devices"
 
     _configure("127.0.20.1", ["interface FastEthernet0/5", "description printer corridor"])
-    run_id, _ = _inspect(reports, "sw-lab01")
+    run_id, out = _inspect(reports, "sw-lab01")
     status, value, message = _results(run_id, "sw-lab01")[("net.config.drift", "running-config")]
+    # The daily report flags the device: its drift is among the report's warnings.
+    path = next(line.split()[-1] for line in out.splitlines() if line.strip().endswith(".json"))
+    flagged = json.loads(Path(path).read_text())["warnings"]
+    assert [(w["host"], w["check_id"]) for w in flagged] == [("sw-lab01", "net.config.drift")]
     assert (status, value) == ("warn", 1)
     assert "+ description printer corridor" in (message or "")
 
