@@ -169,12 +169,11 @@ def _run_verdicts(
     down = {host for host, outcome in outcomes.items() if outcome == "unreachable"}
     down |= {row[0] for row in rows if row[1] == UNREACHABLE_CHECK and row[3] == "unreachable"}
 
+    reasons = {row[0]: row[4] for row in rows if row[1] == UNREACHABLE_CHECK and row[4]}
     faults: dict[str, Fault] = {}
     passed: set[str] = set()
     for host in sorted(down):
-        reason = next(
-            (row[4] for row in rows if row[0] == host and row[1] == UNREACHABLE_CHECK), None
-        )
+        reason = reasons.get(host)
         fault = Fault(host, UNREACHABLE_CHECK, "", "unreachable", reason or "host not reachable")
         faults[fault.key] = fault
     for host, outcome in outcomes.items():
