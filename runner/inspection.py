@@ -18,6 +18,8 @@ import yaml
 from runner.cmdb import cmdb_checks, drift_checks, load_cmdb
 from runner.cmdb.checks import CheckRow
 from runner.cmdb.load import Cmdb
+from runner.incidents import after_run, load_policy
+from runner.incidents.policy import Policy
 from runner.jobs import (
     CENSUS_KEY,
     CHECKS_KEY,
@@ -99,6 +101,9 @@ class Inspection:
 
     spec: JobSpec
     cmdb: Cmdb | None
+    #: The incident policy an inspection is processed with, read before the run so that a
+    #: bad policy file stops the run before it starts instead of being logged after it.
+    policy: Policy | None = None
 
     def finalize(self, sink: EventSink) -> list[ResultRow]:
         if self.cmdb is None:
@@ -124,7 +129,8 @@ def plan(
     root = cmdb_root(inventory)
     # The full list of the CMDB's problems, rather than the one line the inventory gives.
     cmdb = load_cmdb(root) if root is not None else None
-    return Inspection(spec, cmdb)
+    policy = load_policy(inventory=inventory) if kind == "inspect" else None
+    return Inspection(spec, cmdb, policy)
 
 
 def run(
@@ -150,7 +156,11 @@ def run(
         done_key=done_key,
     )
     if inspection.spec.kind == "inspect" and result.status == "finished":
-        from runner.incidents import after_run
-
-        after_run(store, result.run_id, inspection.spec.inventory, inspection.cmdb)
+        after_run(
+            store,
+            result.run_id,
+            inspection.spec.inventory,
+            inspection.cmdb,
+            policy=inspection.policy,
+        )
     return result

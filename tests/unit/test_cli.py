@@ -69,3 +69,14 @@ def test_inspect_with_a_threshold_that_is_not_a_number_writes_no_run(tmp_path: P
     assert "variable 'inspect_linux_disk_usage_warn' (role inspect_linux) is 'eighty'" in output
     assert "Traceback" not in output
     assert _runs() == 0
+
+
+def test_inspect_with_a_bad_incident_policy_stops_before_the_run(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  children:\n    linux:\n      hosts:\n        web01: {}\n")
+    (tmp_path / "incident_policy.yml").write_text("severities:\n  P1:\n    respond: -5\n")
+    code, output = _invoke("inspect", "-i", str(inventory))
+    assert code == EXIT_ERROR
+    assert "incident_policy.yml" in output and "severities.P1.respond" in output
+    assert "Traceback" not in output
+    assert _runs() == 0
