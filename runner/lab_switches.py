@@ -94,8 +94,25 @@ class LabSwitches:
         for spec in specs:
             self.start(spec)
         states = [self._wait(spec) for spec in specs]
+        self.write_known_hosts(specs)
         say(f"{len(states)} lab switch(es) answer on SSH port {SSH_PORT}")
         return states
+
+    @property
+    def known_hosts(self) -> Path:
+        """The switches' host keys, which the probe checks (group_vars/ios.yml)."""
+        return self.dir / "known_hosts"
+
+    def write_known_hosts(self, specs: Sequence[SwitchSpec]) -> None:
+        """Record the host key each running switch presents, as the lab does for its hosts.
+
+        fake-switches has one built-in key; reading it from the switch keeps this file true
+        to what answers on the address.
+        """
+        lines = [_host_key_line(spec) for spec in specs]
+        tmp = self.known_hosts.with_suffix(".tmp")
+        tmp.write_text("".join(f"{line}\n" for line in lines))
+        tmp.replace(self.known_hosts)
 
     def down(self) -> list[str]:
         """Stop every lab switch; return the names of those that were running."""
@@ -220,6 +237,21 @@ def _reap(pid: int) -> None:
         return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _host_key_line(spec: SwitchSpec) -> str:
+    import paramiko
+
+    with socket.create_connection((spec.address, spec.port), timeout=5.0) as sock:
+        transport = paramiko.Transport(sock)
+        try:
+            transport.start_client(timeout=5.0)
+            key = transport.get_remote_server_key()
+        except paramiko.SSHException as exc:
+            raise LabError(f"lab switch {spec.name!r} gave no host key: {exc}") from exc
+        finally:
+            transport.close()
+    return f"[{spec.address}]:{spec.port} {key.get_name()} {key.get_base64()}"
 
 
 def _banner(address: str, port: int, timeout: float) -> bool:

@@ -79,6 +79,12 @@ options:
     type: str
     choices: [device, config]
     default: device
+  known_hosts:
+    description:
+      - A known_hosts file of the devices' SSH host keys. When set, a device whose key is
+        not in it is refused (C(net.login) error); when empty, any key is accepted.
+    type: path
+    default: ""
   backup_dir:
     description: The backup repository (inspect reads its newest commit; backup writes to it).
     type: path
@@ -335,6 +341,18 @@ def write_backup(backup_dir: str, device: str, config: str) -> int:
     return len(config)
 
 
+def _host_key_options(known_hosts: str) -> dict[str, Any]:
+    """netmiko options that refuse devices whose host key is not in ``known_hosts``."""
+    if not known_hosts:
+        return {}
+    return {
+        "ssh_strict": True,
+        "system_host_keys": False,
+        "alt_host_keys": True,
+        "alt_key_file": known_hosts,
+    }
+
+
 def probe(params: dict[str, Any]) -> dict[str, Any]:
     """Connect, measure, disconnect: the module's work without AnsibleModule."""
     from netmiko import ConnectHandler
@@ -355,6 +373,7 @@ def probe(params: dict[str, Any]) -> dict[str, Any]:
             banner_timeout=timeout,
             session_timeout=timeout,
             fast_cli=False,
+            **_host_key_options(params.get("known_hosts") or ""),
         )
     except NetmikoAuthenticationException as exc:
         reason = " ".join(str(exc).split())[:300]
@@ -519,6 +538,7 @@ def main() -> None:
             "mode": {"type": "str", "choices": ["inspect", "backup"], "default": "inspect"},
             "uplinks": {"type": "list", "elements": "str", "default": []},
             "link_state": {"type": "str", "choices": ["device", "config"], "default": "device"},
+            "known_hosts": {"type": "path", "default": ""},
             "backup_dir": {"type": "path", "required": True},
         },
         supports_check_mode=True,

@@ -172,7 +172,7 @@ def _params(**changes: Any) -> dict[str, Any]:
     return params | changes
 
 
-def test_faults_are_rows_with_reasons(switches: LabSwitches) -> None:
+def test_faults_are_rows_with_reasons(switches: LabSwitches, tmp_path: Path) -> None:
     from netmiko import ConnectHandler
 
     from tests.unit.plugins.conftest import load_plugin
@@ -185,6 +185,17 @@ def test_faults_are_rows_with_reasons(switches: LabSwitches) -> None:
 
     silent = probe.probe(_params(host="127.0.20.9"))
     assert silent["unreachable"] is True and "127.0.20.9" in silent["msg"]
+
+    # The lab records the switches' host keys; a device presenting another key is refused.
+    known = probe.probe(_params(known_hosts=str(switches.known_hosts)))
+    assert "error" not in known["measurements"][0]
+    other = tmp_path / "known_hosts"
+    other.write_text(
+        "[127.0.20.1]:2222 ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+    )
+    refused = probe.probe(_params(known_hosts=str(other)))
+    assert refused["unreachable"] is True and "does not match" in refused["msg"]
 
     conn = ConnectHandler(
         device_type="cisco_ios",
