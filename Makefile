@@ -18,7 +18,7 @@ DEBS := debootstrap util-linux mount openssh-client python3-venv git ca-certific
 # What only the tests need: a PostgreSQL server they start themselves.
 TEST_DEBS := postgresql
 
-.PHONY: help demo test lint unit integration debs test-debs install-debs venv dev lab-up lab-down clean switches-venv
+.PHONY: help demo test lint unit integration debs test-debs install-debs venv dev lab-up lab-down clean switches-venv bench
 
 help:
 	@echo "make demo   bring the lab up, run the nightly inspection, write its report"
@@ -81,6 +81,11 @@ lab-down:
 demo: lab-up
 	@rc=0; $(BIN)/opskeeper inspect || rc=$$?; \
 	if [ $$rc -ne 0 ] && [ $$rc -lt 3 ]; then exit $$rc; fi
+
+# The inspection benchmark (bench/, README "Performance"): its own lab on 127.0.11.N over the
+# built-in lab's base, so it runs beside the lab. BENCH_ARGS="--sizes 10 --repeats 1" shrinks it.
+bench: venv | $(STATE)
+	$(SUDO) env "PATH=$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: dev
 	$(BIN)/ruff check .
