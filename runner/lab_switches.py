@@ -116,7 +116,10 @@ class LabSwitches:
 
     def down(self) -> list[str]:
         """Stop every lab switch; return the names of those that were running."""
-        names = sorted(p.name for p in self.dir.iterdir()) if self.dir.is_dir() else []
+        # Each switch has a folder; files beside them (known_hosts) are not switches.
+        names = (
+            sorted(p.name for p in self.dir.iterdir() if p.is_dir()) if self.dir.is_dir() else []
+        )
         return [name for name in names if self.stop(name)]
 
     def status(self) -> list[SwitchState]:
@@ -124,7 +127,7 @@ class LabSwitches:
         if not self.dir.is_dir():
             return []
         states = []
-        for folder in sorted(self.dir.iterdir()):
+        for folder in sorted(p for p in self.dir.iterdir() if p.is_dir()):
             spec = self._read_spec(folder.name)
             if spec is not None:
                 pid = self._running_pid(spec.name)

@@ -39,3 +39,12 @@ def test_a_stale_pid_file_is_not_a_running_switch(tmp_path: Path) -> None:
     (folder / "pid").write_text("1\n")
     [state] = switches.status()
     assert (state.spec.name, state.pid, state.ssh_ok) == ("sw-lab01", None, False)
+
+
+def test_files_beside_the_switch_folders_are_not_switches(tmp_path: Path) -> None:
+    switches = LabSwitches(tmp_path / "lab")
+    folder = tmp_path / "lab" / "switches"
+    (folder / "sw-lab01").mkdir(parents=True)
+    (folder / "known_hosts").write_text("[127.0.20.1]:2222 ssh-rsa AAAA\n")
+    assert switches.down() == []
+    assert switches.status() == []
