@@ -44,12 +44,13 @@ def _json_report(output: str) -> dict:
 def test_the_lab_cmdb_is_valid() -> None:
     result = opskeeper("cmdb", "validate", str(config.REPO_ROOT / "inventory" / "lab"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "valid (6 assets, 4 inventory hosts, 1 spare parts" in result.stdout
+    assert "valid (8 assets, 6 inventory hosts, 1 spare parts" in result.stdout
 
 
 def test_drift_is_a_verdict_of_the_nightly_inspection(planted: Path, reports: Path) -> None:
     result = opskeeper("inspect", "-i", str(planted), "-o", str(reports))
-    assert result.returncode == 0, result.stdout + result.stderr
+    # 3: the simulated switches cannot answer every network check (docs/NETWORK.md).
+    assert result.returncode in (0, 3), result.stdout + result.stderr
     report = _json_report(result.stdout)
     drift = {
         (host["name"], check["subject"], check["status"])
