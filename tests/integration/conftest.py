@@ -20,9 +20,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _root() -> None:
+def _root() -> Iterator[None]:
     if os.geteuid() != 0:
         pytest.skip("integration tests need root for the lab: run `make test` (it uses sudo)")
+    yield
+    # The suite leaves nothing running: every lab host and switch it started stops here.
+    from runner.lab import Lab
+
+    Lab().down()
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,7 @@ def test_planted_faults_give_exactly_their_verdicts(lab: Lab, reports: Path) -> 
     assert _bad_verdicts(report, SERVERS) == planted
     assert _stored_bad(report["run"]["id"], SERVERS) == planted
     hosts = {h["name"]: h for h in report["hosts"]}
-    assert set(hosts) == {*SERVERS, "control-node", "cmdb"}
+    assert set(hosts) == {*SERVERS, "control-node", "sw-lab01", "sw-lab02", "cmdb"}
     assert hosts["lab-srv03"]["worst"] in ("ok", "warn")
     assert all(hosts[name]["outcome"] == "ok" for name in [*SERVERS, "control-node"])
     assert not any(c["check_id"] == "host.run" for c in hosts["control-node"]["checks"])
