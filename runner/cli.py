@@ -13,12 +13,14 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from runner import __version__, config
+from runner import __version__
 from runner.cli_support import (
     OpskeeperGroup,
     err_console,
     host_progress,
     install_cancel,
+    inventory_option,
+    limit_option,
     require_lab_up,
 )
 from runner.errors import OpskeeperError
@@ -95,15 +97,8 @@ def _print_summary(report: dict[str, Any]) -> None:
 
 
 @main.command()
-@click.option(
-    "-i",
-    "--inventory",
-    type=click.Path(path_type=Path),
-    default=config.default_inventory,
-    show_default="inventory/lab",
-    help="Inventory file or folder.",
-)
-@click.option("-l", "--limit", help="Ansible host pattern to narrow the run (as --limit).")
+@inventory_option()
+@limit_option
 @click.option(
     "--trigger",
     type=click.Choice(["manual", "schedule"]),

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from runner import config
+from runner.cli_support import OpskeeperGroup, inventory_option
 
 if TYPE_CHECKING:
     from runner.cmdb.load import Cmdb
@@ -51,21 +51,14 @@ class _Context:
         return load_cmdb(root) if root is not None else None
 
 
-@click.group()
+@click.group(cls=OpskeeperGroup)
 @click.option(
     "--policy",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Incident policy file (default: $OPSKEEPER_INCIDENT_POLICY, then "
     "incident_policy.yml in the inventory folder, then the built-in defaults).",
 )
-@click.option(
-    "-i",
-    "--inventory",
-    type=click.Path(path_type=Path),
-    default=config.default_inventory,
-    show_default="inventory/lab",
-    help="Inventory (CMDB) folder: its policy file and the relations for impact.",
-)
+@inventory_option("Inventory (CMDB) folder: its policy file and the relations for impact.")
 @click.pass_context
 def incident(ctx: click.Context, policy: Path | None, inventory: Path) -> None:
     """Incidents: faults with SLA clocks, opened from failing checks or by hand."""
@@ -350,7 +343,7 @@ def incident_notify(obj: _Context) -> None:
         )
 
 
-@click.group()
+@click.group(cls=OpskeeperGroup)
 def kb() -> None:
     """The knowledge base: Markdown articles in kb/."""
 

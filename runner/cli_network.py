@@ -10,8 +10,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from runner import config
-from runner.cli_support import OpskeeperGroup, host_progress
+from runner.cli_support import OpskeeperGroup, host_progress, inventory_option, limit_option
 from runner.errors import OpskeeperError
 
 if TYPE_CHECKING:
@@ -29,15 +28,8 @@ def backup() -> None:
 
 
 @backup.command("network")
-@click.option(
-    "-i",
-    "--inventory",
-    type=click.Path(path_type=Path),
-    default=config.default_inventory,
-    show_default="inventory/lab",
-    help="Inventory file or folder.",
-)
-@click.option("-l", "--limit", help="Ansible host pattern to narrow the run (as --limit).")
+@inventory_option()
+@limit_option
 @click.option("--reason", default="scheduled backup", show_default=True, help="Why it runs.")
 @click.option(
     "--repo",

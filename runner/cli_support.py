@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -19,6 +19,8 @@ from runner.errors import OpskeeperError
 from runner.jobs import ProgressCallback
 
 err_console = Console(stderr=True)
+
+C = TypeVar("C", bound=Callable[..., Any])
 
 #: Exit code of any command that a user's mistake or a failed job stopped.
 EXIT_ERROR = 1
@@ -37,6 +39,24 @@ class OpskeeperGroup(click.Group):
             for line in str(exc).splitlines():
                 err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
             ctx.exit(EXIT_ERROR)
+
+
+def inventory_option(help_text: str = "Inventory file or folder.") -> Callable[[C], C]:
+    """The ``-i/--inventory`` option of the commands that run jobs (default: the lab's)."""
+    return click.option(
+        "-i",
+        "--inventory",
+        type=click.Path(path_type=Path),
+        default=config.default_inventory,
+        show_default="inventory/lab",
+        help=help_text,
+    )
+
+
+#: The ``-l/--limit`` option of the commands that run jobs.
+limit_option = click.option(
+    "-l", "--limit", help="Ansible host pattern to narrow the run (as --limit)."
+)
 
 
 def install_cancel() -> threading.Event:
