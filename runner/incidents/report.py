@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from runner import config
@@ -21,13 +20,12 @@ from runner.fsutil import write_atomic
 from runner.incidents import clock, kb
 from runner.incidents.lifecycle import ACTIVE, get, runs_of, timeline
 from runner.incidents.policy import SEVERITIES, Policy, load_policy
+from runner.reports.render import environment
 from runner.store import Store
 from runner.store.db import as_utc, utcnow
 from runner.store.models import Incident, IncidentEvent, Run
 
 log = logging.getLogger(__name__)
-
-TEMPLATES = config.REPO_ROOT / "reports" / "templates"
 
 
 def shown(moment: datetime | None, policy: Policy) -> str:
@@ -143,18 +141,9 @@ def record(
     return data
 
 
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def render(data: dict[str, Any], analysis: bool = False) -> str:
     name = "incident_analysis.html.j2" if analysis else "incident.html.j2"
-    return _environment().get_template(name).render(i=data)
+    return environment().get_template(name).render(i=data)
 
 
 def write(data: dict[str, Any], folder: Path | None = None, analysis: bool = False) -> Path:

@@ -13,13 +13,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from runner import config
 from runner.cmdb.load import Cmdb
 from runner.fsutil import write_atomic
-from runner.reports.daily import TEMPLATES
+from runner.reports.render import environment
 from runner.store import Store
 from runner.store.db import as_utc
 from runner.store.models import CheckResult, Host, Run
@@ -225,13 +224,7 @@ def render_csv(report: dict[str, Any]) -> str:
 
 
 def render_html(report: dict[str, Any]) -> str:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("assets.html.j2").render(r=report)
+    return environment().get_template("assets.html.j2").render(r=report)
 
 
 def write(report: dict[str, Any], folder: Path | None = None) -> tuple[Path, Path]:
