@@ -26,6 +26,7 @@ import re
 import shlex
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -379,7 +380,18 @@ def machine() -> dict[str, Any]:
         "ansible_runner": version("ansible-runner"),
         "mitogen": version("mitogen"),
         "load_at_start": [round(x, 2) for x in os.getloadavg()],
+        "git_commit": _git_commit(),
     }
+
+
+def _git_commit() -> str | None:
+    done = subprocess.run(
+        ["git", "-C", str(config.REPO_ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or None
 
 
 def _cpu_model() -> str | None:
