@@ -229,15 +229,8 @@ def reconcile(
     if result.status == "interrupted":
         raise OpskeeperError(f"census {result.run_id} was interrupted; nothing was compared")
 
-    census = dict(result.census)
-    census.update(
-        {
-            host: {"unreachable": True}
-            for host, (outcome, _) in result.hosts.items()
-            if outcome == "unreachable"
-        }
-    )
-    findings = compare(job.cmdb, census, expected=sorted(result.hosts))
+    census, expected = inspection.census_of(result.census, result.hosts)
+    findings = compare(job.cmdb, census, expected=expected)
     for finding in findings:
         click.echo(f"{finding.kind:>11}  {finding.asset}: {finding.message}")
     click.echo(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -76,17 +78,19 @@ def _rows(checks: list[CheckRow]) -> list[ResultRow]:
     ]
 
 
-def census_of(sink: EventSink) -> tuple[dict[str, dict[str, object]], list[str]]:
+def census_of(
+    said: Mapping[str, Mapping[str, Any]], outcomes: Mapping[str, tuple[str, str | None]]
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """What the hosts of a run said about themselves, and which hosts were meant to answer.
 
-    Hosts that could not be reached are in the census as unreachable; hosts whose probe
-    failed for another reason are left out of both, so they are neither drift nor absent.
+    ``said`` is the census each host returned, ``outcomes`` how each host fared (as
+    :class:`EventSink` and :class:`JobResult` keep them). Hosts that could not be reached
+    are in the census as unreachable; hosts whose probe failed for another reason are left
+    out of both, so they are neither drift nor absent.
     """
-    census: dict[str, dict[str, object]] = {
-        name: dict(facts) for name, facts in sink.census.items()
-    }
+    census: dict[str, dict[str, Any]] = {name: dict(facts) for name, facts in said.items()}
     expected = []
-    for host, (outcome, _) in sink.outcomes.items():
+    for host, (outcome, _) in outcomes.items():
         if outcome == "unreachable":
             census[host] = {"unreachable": True}
             expected.append(host)
@@ -108,7 +112,7 @@ class Inspection:
     def finalize(self, sink: EventSink) -> list[ResultRow]:
         if self.cmdb is None:
             return []
-        census, expected = census_of(sink)
+        census, expected = census_of(sink.census, sink.outcomes)
         rows = _rows(drift_checks(self.cmdb, census, expected))
         # The record checks are about the whole register, so only a full inspection makes
         # them; a run with --limit or a census records only what it saw.

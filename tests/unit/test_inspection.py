@@ -35,7 +35,7 @@ HV01 = {
 
 def test_census_of_marks_unreachable_hosts_and_leaves_out_failed_ones(store: Store) -> None:
     sink = _sink(store, {"hv01": "ok", "hv02": "unreachable", "fs01": "failed"}, {"hv01": HV01})
-    census, expected = inspection.census_of(sink)
+    census, expected = inspection.census_of(sink.census, sink.outcomes)
     assert census == {"hv01": HV01, "hv02": {"unreachable": True}}
     assert expected == ["hv01", "hv02"]
 
