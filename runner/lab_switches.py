@@ -15,6 +15,10 @@ always fails there; here the password is text and the user table bytes, as Twist
 One ``serve`` process can run several switches; the lab starts one process per switch so
 that a single switch can be stopped (the tests stop one to see it unreachable).
 
+fake-switches names the same serial number, FOC1530X2F7, in every switch's ``show
+version``; the launcher gives each lab switch its own (``LABSIM000N``, as the lab's CMDB
+records), so that the census can tell the switches apart as it would tell real ones.
+
 Everything lives under ``<state>/lab/switches/<name>/``: ``spec.json``, ``pid`` and
 ``console.log``.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -44,6 +49,9 @@ USERNAME = "opskeeper"
 PASSWORD = "lab-switch"
 #: name -> index N (address 127.0.20.N); inventory/lab/assets/network.yml records them.
 SWITCHES = {"sw-lab01": 1, "sw-lab02": 2}
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+#: The serial number fake-switches puts in every switch's ``show version``.
+SIMULATOR_SERIAL = "FOC1530X2F7"
 START_WAIT_SECONDS = 20.0
 STOP_WAIT_SECONDS = 5.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +71,8 @@ class SwitchSpec:
     model: str = MODEL
     username: str = USERNAME
     password: str = field(default=PASSWORD, repr=False)
+    #: The serial number ``show version`` names; empty keeps the simulator's own.
+    serial: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,14 @@ def switch_spec(name: str, subnet: str = SUBNET) -> SwitchSpec:
     """The spec of lab switch ``name`` (one of :data:`SWITCHES`)."""
     if name not in SWITCHES:
         raise LabError(f"unknown lab switch {name!r}; expected one of: {', '.join(SWITCHES)}")
-    return SwitchSpec(name=name, address=f"{subnet}.{SWITCHES[name]}")
+    return lab_switch_spec(name, SWITCHES[name], subnet)
+
+
+def lab_switch_spec(name: str, index: int, subnet: str = SUBNET) -> SwitchSpec:
+    """The spec of a switch ``name`` on ``<subnet>.<index>`` with serial ``LABSIM<index>``."""
+    if not 1 <= index <= 254:
+        raise LabError(f"switch index {index} is out of range: use 1 to 254")
+    return SwitchSpec(name=name, address=f"{subnet}.{index}", serial=f"LABSIM{index:04d}")
 
 
 class LabSwitches:
@@ -94,9 +111,30 @@ class LabSwitches:
         for spec in specs:
             self.start(spec)
         states = [self._wait(spec) for spec in specs]
-        self.write_known_hosts(specs)
+        self.write_known_hosts(self._running_specs())
         say(f"{len(states)} lab switch(es) answer on SSH port {SSH_PORT}")
         return states
+
+    def start_one(self, name: str, index: int) -> SwitchState:
+        """Start one more switch ``name`` on 127.0.20.``index`` beside the lab's own (the
+        inspect_ios molecule scenario uses 250) and wait until it answers; a no-op when it
+        runs. Its host key joins known_hosts; ``stop`` and ``down`` stop it like the others.
+        """
+        if not _NAME.fullmatch(name):
+            raise LabError(
+                f"switch name {name!r} is not valid: use lower-case letters, digits and '-'"
+            )
+        spec = lab_switch_spec(name, index)
+        taken = [s.spec.name for s in self.status() if s.pid and s.spec.address == spec.address]
+        if taken and taken != [name]:
+            raise LabError(f"{spec.address} is lab switch {taken[0]!r}'s: choose another index")
+        self.start(spec)
+        state = self._wait(spec)
+        self.write_known_hosts(self._running_specs())
+        return state
+
+    def _running_specs(self) -> list[SwitchSpec]:
+        return [state.spec for state in self.status() if state.pid is not None]
 
     @property
     def known_hosts(self) -> Path:
@@ -196,9 +234,9 @@ class LabSwitches:
         deadline = time.monotonic() + START_WAIT_SECONDS
         while time.monotonic() < deadline:
             pid = self._running_pid(spec.name)
-            if pid is None:
+            if pid is None and not self._starting(spec.name):
                 break
-            if _banner(spec.address, spec.port, 1.0):
+            if pid is not None and _banner(spec.address, spec.port, 1.0):
                 return SwitchState(spec, pid, True)
             time.sleep(0.1)
         log = self.dir / spec.name / "console.log"
@@ -207,6 +245,16 @@ class LabSwitches:
             f"lab switch {spec.name!r} does not answer on {spec.address}:{spec.port}; "
             f"the end of {log}:\n{tail}"
         )
+
+    def _starting(self, name: str) -> bool:
+        """True while a launcher this process started for ``name`` runs but has not shown
+        its command line yet (between fork and exec it still shows its parent's)."""
+        try:
+            pid = int((self.dir / name / "pid").read_text())
+        except (OSError, ValueError):
+            return False
+        child = _CHILDREN.get(pid)
+        return child is not None and child.poll() is None
 
     def _read_spec(self, name: str) -> SwitchSpec | None:
         try:
@@ -285,6 +333,7 @@ def serve(specs: Sequence[SwitchSpec]) -> None:  # pragma: no cover - runs in th
     from twisted.internet import reactor
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(message)s")
+    _own_serials({spec.name: spec.serial for spec in specs if spec.serial})
     factory = switch_factory.SwitchFactory()
     for spec in specs:
         # The enable password as text (compared with what the user types); the user table
@@ -299,6 +348,20 @@ def serve(specs: Sequence[SwitchSpec]) -> None:  # pragma: no cover - runs in th
         service.hook_to_reactor(reactor)
         logging.info("switch %r: listening on %s:%d", spec.name, spec.address, spec.port)
     reactor.run()  # type: ignore[attr-defined]
+
+
+def _own_serials(serials: dict[str, str]) -> None:  # pragma: no cover - the switches' venv
+    """Make ``show version`` name each switch's own serial instead of the simulator's one."""
+    from fake_switches.cisco.command_processor import enabled
+
+    simulated = enabled.version_text
+
+    def version_text(**kwargs: object) -> str:
+        text = str(simulated(**kwargs))
+        serial = serials.get(str(kwargs.get("hostname")))
+        return text.replace(SIMULATOR_SERIAL, serial) if serial else text
+
+    enabled.version_text = version_text
 
 
 if __name__ == "__main__":  # pragma: no cover - the switches' venv

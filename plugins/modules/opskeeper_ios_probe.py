@@ -25,6 +25,9 @@ description:
   - In O(mode=backup) it writes the running configuration to O(backup_dir)/<device>.cfg
     (atomically, mode 0600) and returns one C(net.backup.fetch) measurement; the runner
     commits the files (runner/netbackup.py).
+  - In O(mode=census) it only reads what the device says it is (C(opskeeper_census)), for
+    C(opskeeper cmdb reconcile). O(mode=inspect) returns the same census beside its
+    measurements, so the nightly inspection compares it with the CMDB record too.
   - A device that does not answer gives C(unreachable=true) with the reason. Wrong
     credentials, a rejected command and output that cannot be parsed are measurements with
     an C(error); the module itself fails only on malformed arguments.
@@ -65,7 +68,7 @@ options:
   mode:
     description: What to do.
     type: str
-    choices: [inspect, backup]
+    choices: [inspect, backup, census]
     default: inspect
   uplinks:
     description: Ports the CMDB records as cabled (local_port of connected_to).
@@ -108,6 +111,13 @@ measurements:
   description: Measurements for opskeeper_check (id, subject, value, status or error, message).
   type: list
   returned: when the device answered
+opskeeper_census:
+  description:
+    - What the device says it is - vendor, model, serial, os, os_version (from C(show
+      version)) and addresses (IPv4 addresses of its interfaces, from C(show ip interface)).
+      A fact that could not be read is left out.
+  type: dict
+  returned: in O(mode=inspect) and O(mode=census), when C(show version) could be parsed
 unreachable:
   description: True when the device did not answer; msg says why.
   type: bool
@@ -237,6 +247,40 @@ def version_measurement(output: str) -> dict[str, Any]:
             "uptime": facts.get("uptime"),
         },
     }
+
+
+def census_facts(version_output: str, interfaces_output: str | None = None) -> dict[str, Any]:
+    """What the device says it is, for comparison with its CMDB record (the census).
+
+    Vendor, model, serial, OS and version from ``show version`` (TextFSM; the first entry
+    of a stack, its active member), and the IPv4 addresses of its interfaces from ``show ip
+    interface`` when that output is given and can be parsed. Facts that cannot be read are
+    left out, so they are not compared. Raises ValueError when ``show version`` cannot be
+    parsed.
+    """
+    try:
+        facts = parse("show version", version_output)[0]
+    except Exception as exc:
+        raise ValueError(f"show version could not be parsed: {exc}") from exc
+    flavour = "ios-xe" if re.search(r"IOS[ -]XE", version_output) else "ios"
+    census: dict[str, Any] = {"vendor": "Cisco", "os": flavour}
+    for name, value in (
+        ("hostname", facts.get("hostname")),
+        ("os_version", facts.get("version")),
+        ("model", (facts.get("hardware") or [None])[0]),
+        ("serial", (facts.get("serial") or [None])[0]),
+    ):
+        if value:
+            census[name] = str(value)
+    if interfaces_output:
+        try:
+            rows = parse("show ip interface", interfaces_output)
+        except Exception:  # addresses are then not compared; the rest still is
+            rows = []
+        addresses = sorted({str(a) for row in rows for a in row.get("ip_address") or [] if a})
+        if addresses:
+            census["addresses"] = addresses
+    return census
 
 
 def vlan_measurement(output: str) -> dict[str, Any]:
@@ -402,15 +446,45 @@ def probe(params: dict[str, Any]) -> dict[str, Any]:
             ]
         }
     try:
-        return {"measurements": _measure(conn, params)}
+        return _measure(conn, params)
     finally:
         # A session the device closed cannot be closed again.
         with contextlib.suppress(Exception):
             conn.disconnect()
 
 
-def _measure(conn: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _census(conn: Any, timeout: int, outputs: dict[str, str]) -> dict[str, Any]:
+    """The census from the outputs this session read (``show version`` among them), reading
+    ``show ip interface`` when it has not been read.
+
+    Empty when ``show version`` was not read or cannot be parsed (the ``net.version`` row
+    then says why); a device whose interfaces cannot be listed has no addresses.
+    """
+    if "show version" not in outputs:
+        return {}
+    if "show ip interface" not in outputs:
+        with contextlib.suppress(Exception):
+            outputs["show ip interface"] = send(conn, "show ip interface", timeout)
+    try:
+        return census_facts(outputs["show version"], outputs.get("show ip interface"))
+    except ValueError:
+        return {}
+
+
+def _with_census(rows: list[dict[str, Any]], census: dict[str, Any]) -> dict[str, Any]:
+    return {"measurements": rows, **({"opskeeper_census": census} if census else {})}
+
+
+def _measure(conn: Any, params: dict[str, Any]) -> dict[str, Any]:
     timeout, device, backup_dir = params["timeout"], params["device"], params["backup_dir"]
+    # Outputs read in this session, by command, so that the census reuses them.
+    outputs: dict[str, str] = {}
+
+    if params["mode"] == "census":
+        version = version_row(conn, timeout, outputs)
+        census = _census(conn, timeout, outputs)
+        # Without a census, the net.version row says why (the command's error or the parse).
+        return _with_census([], census) if census else {"measurements": [version]}
 
     if params["mode"] == "backup":
         row = {"id": "net.backup.fetch", "subject": "running-config"}
@@ -436,7 +510,7 @@ def _measure(conn: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
                 "message": f"running configuration saved ({size} bytes)",
             }
 
-        return [measured(row, fetch)]
+        return {"measurements": [measured(row, fetch)]}
 
     rows: list[dict[str, Any]] = []
     privileged = bool(conn.check_enable_mode())
@@ -456,12 +530,7 @@ def _measure(conn: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         }
     )
 
-    rows.append(
-        measured(
-            {"id": "net.version", "subject": "device"},
-            lambda: version_measurement(send(conn, "show version", timeout)),
-        )
-    )
+    rows.append(version_row(conn, timeout, outputs))
 
     running = ""
     try:
@@ -485,7 +554,8 @@ def _measure(conn: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         state_error = None
         if params["link_state"] == "device" and params["uplinks"]:
             try:
-                for item in parse("show ip interface", send(conn, "show ip interface", timeout)):
+                outputs["show ip interface"] = send(conn, "show ip interface", timeout)
+                for item in parse("show ip interface", outputs["show ip interface"]):
                     states[canonical_port(item.get("interface", ""))] = item
             except Exception as exc:
                 state_error = f"show ip interface could not be read: {exc}"
@@ -521,7 +591,18 @@ def _measure(conn: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
                 lambda: drift_measurement(running, backup_dir, device),
             )
         )
-    return rows
+    return _with_census(rows, _census(conn, timeout, outputs))
+
+
+def version_row(conn: Any, timeout: int, outputs: dict[str, str]) -> dict[str, Any]:
+    """The ``net.version`` measurement, keeping the output for the census."""
+
+    def read() -> dict[str, Any]:
+        if "show version" not in outputs:
+            outputs["show version"] = send(conn, "show version", timeout)
+        return version_measurement(outputs["show version"])
+
+    return measured({"id": "net.version", "subject": "device"}, read)
 
 
 def main() -> None:
@@ -535,7 +616,11 @@ def main() -> None:
             "enable_secret": {"type": "str", "default": "", "no_log": True},
             "device_type": {"type": "str", "default": "cisco_ios"},
             "timeout": {"type": "int", "default": 20},
-            "mode": {"type": "str", "choices": ["inspect", "backup"], "default": "inspect"},
+            "mode": {
+                "type": "str",
+                "choices": ["inspect", "backup", "census"],
+                "default": "inspect",
+            },
             "uplinks": {"type": "list", "elements": "str", "default": []},
             "link_state": {"type": "str", "choices": ["device", "config"], "default": "device"},
             "known_hosts": {"type": "path", "default": ""},

@@ -1,6 +1,6 @@
-"""The lab runs from its CMDB: a record that disagrees with its host shows as drift in the
-nightly inspection, in the census of `cmdb reconcile` (with a proposed patch) and in the
-asset report."""
+"""The lab runs from its CMDB: a record that disagrees with its host or switch shows as drift
+in the nightly inspection, in the census of `cmdb reconcile` (with a proposed patch) and in
+the asset report."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ from tests.integration.support import opskeeper
 SERVERS = ["lab-srv01", "lab-srv02", "lab-srv03"]
 RECORD = '    management_address: 127.0.10.2\n    system: {os: debian, os_version: "12",'
 PLANTED = '    management_address: 127.0.10.2\n    system: {os: debian, os_version: "11",'
+#: sw-lab02's record names another chassis than the one that answers (LABSIM0002).
+SWITCH_RECORD, SWITCH_PLANTED = "    serial: LABSIM0002\n", "    serial: LABSIM0099\n"
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Path:
-    """A copy of the lab's CMDB whose record of lab-srv02 says Debian 11."""
+    """A copy of the lab's CMDB whose record of lab-srv02 says Debian 11 and whose record of
+    sw-lab02 has another serial."""
     Lab().up(3)
     copy = tmp_path_factory.mktemp("cmdb") / "lab"
     shutil.copytree(
@@ -33,6 +36,10 @@ def planted(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Path:
     text = records.read_text()
     assert RECORD in text
     records.write_text(text.replace(RECORD, PLANTED))
+    network = copy / "assets" / "network.yml"
+    text = network.read_text()
+    assert text.count(SWITCH_RECORD) == 1
+    network.write_text(text.replace(SWITCH_RECORD, SWITCH_PLANTED))
     return copy
 
 
@@ -59,8 +66,14 @@ def test_drift_is_a_verdict_of_the_nightly_inspection(planted: Path, reports: Pa
         if check["check_id"] == "cmdb.drift"
     }
     warned = {item for item in drift if item[2] != "ok"}
-    assert warned == {("lab-srv02", "os_version", "warn")}
+    assert warned == {("lab-srv02", "os_version", "warn"), ("sw-lab02", "serial", "warn")}
     assert {("lab-srv01", "os_version", "ok"), ("lab-srv02", "reachable", "ok")} <= drift
+    # The switches' census (show version) agrees with their records field by field.
+    assert {
+        ("sw-lab01", field, "ok")
+        for field in ("reachable", "serial", "vendor", "model", "os", "os_version")
+    } <= drift
+    assert {("sw-lab02", "model", "ok"), ("sw-lab02", "os_version", "ok")} <= drift
     stock = next(h for h in report["hosts"] if h["name"] == "cmdb")["checks"]
     assert [(c["check_id"], c["subject"], c["status"]) for c in stock] == [
         ("cmdb.spares.stock", "LAB-NVME-1T", "ok")
@@ -71,24 +84,34 @@ def test_reconcile_proposes_a_patch_and_writes_the_asset_report(
     planted: Path, reports: Path
 ) -> None:
     before = (planted / "assets" / "lab.yml").read_bytes()
+    network_before = (planted / "assets" / "network.yml").read_bytes()
     result = opskeeper("cmdb", "reconcile", "-i", str(planted), "--propose", "-o", str(reports))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "differs  lab-srv02: os_version is recorded as '11'; the device reports '12" in (
         result.stdout
     )
-    assert "1 finding" in result.stdout
+    assert (
+        "differs  sw-lab02: serial is recorded as 'LABSIM0099'; the device reports 'LABSIM0002'"
+        in result.stdout
+    )
+    assert "2 findings" in result.stdout
     assert (planted / "assets" / "lab.yml").read_bytes() == before  # never rewritten
+    assert (planted / "assets" / "network.yml").read_bytes() == network_before
 
     patch = next(reports.glob("cmdb-*.patch")).read_text()
     assert '-    system: {os: debian, os_version: "11"' in patch
     assert '+    system: {os: debian, os_version: "12.' in patch
+    assert "-    serial: LABSIM0099\n+    serial: LABSIM0002\n" in patch
 
     csv_path = next(reports.glob("assets-*.csv"))
     rows = {row["name"]: row for row in csv.DictReader(io.StringIO(csv_path.read_text()))}
     assert rows["lab-srv02"]["drift"].startswith("os_version is recorded as '11'")
-    assert all(rows[name]["drift"] == "" for name in ("lab-srv01", "lab-srv03", "control-node"))
+    assert rows["sw-lab02"]["drift"].startswith("serial is recorded as 'LABSIM0099'")
+    assert all(
+        rows[name]["drift"] == "" for name in ("lab-srv01", "lab-srv03", "control-node", "sw-lab01")
+    )
     html = next(reports.glob("assets-*.html")).read_text()
-    assert "1 asset(s) whose record disagrees with the device" in html
+    assert "2 asset(s) whose record disagrees with the device" in html
 
 
 def test_a_stopped_host_is_unreachable_in_the_census(planted: Path, reports: Path) -> None:

@@ -191,3 +191,36 @@ def test_nothing_to_propose_writes_no_file(example: Path, tmp_path: Path) -> Non
 
     assert proposal.patch is None and proposal.diff == ""
     assert not (tmp_path / "p.patch").exists()
+
+
+#: What the example's switches would say: sw-core01 agrees with its record (IOS XE 17.9.4
+#: against a recorded 17.9), sw-acc01 has had its chassis swapped and its IOS upgraded.
+SWITCH_CENSUS: dict[str, dict[str, Any]] = {
+    "sw-core01": {
+        "vendor": "Cisco",
+        "model": "C9300-48P",
+        "serial": "FOC2231X0AB",
+        "os": "ios-xe",
+        "os_version": "17.9.4",
+        "addresses": ["192.0.2.2", "10.99.0.1"],
+    },
+    "sw-acc01": {
+        "vendor": "Cisco",
+        "model": "C9200-24P",
+        "serial": "FOC9999Z0ZZ",
+        "os": "ios-xe",
+        "os_version": "17.12.1",
+    },
+}
+
+
+def test_switch_records_compared_with_their_census(example: Path) -> None:
+    cmdb = load_cmdb(example, today=TODAY)
+    found = {
+        (item.asset, item.field): (item.kind, item.recorded, item.found)
+        for item in reconcile(cmdb, SWITCH_CENSUS, expected=list(SWITCH_CENSUS))
+    }
+    assert found == {
+        ("sw-acc01", "serial"): ("differs", "FOC2302Y1CD", "FOC9999Z0ZZ"),
+        ("sw-acc01", "os_version"): ("differs", "17.9", "17.12.1"),
+    }

@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 
 from runner.errors import LabError
-from runner.lab_switches import SSH_PORT, LabSwitches, switch_spec
+from runner.lab_switches import SSH_PORT, LabSwitches, lab_switch_spec, switch_spec
 
 
 def test_specs_put_switch_n_on_127_0_20_n() -> None:
     spec = switch_spec("sw-lab02")
     assert (spec.address, spec.port, spec.model) == ("127.0.20.2", SSH_PORT, "cisco_2960_24TT_L")
     assert "lab-switch" not in repr(spec)
+    # Each switch names its own serial in show version, as the lab's CMDB records it.
+    assert spec.serial == "LABSIM0002"
     with pytest.raises(LabError, match="unknown lab switch 'sw-lab09'"):
         switch_spec("sw-lab09")
 
@@ -48,3 +50,18 @@ def test_files_beside_the_switch_folders_are_not_switches(tmp_path: Path) -> Non
     (folder / "known_hosts").write_text("[127.0.20.1]:2222 ssh-rsa AAAA\n")
     assert switches.down() == []
     assert switches.status() == []
+
+
+def test_an_extra_switch_gets_its_address_and_serial_from_its_index() -> None:
+    spec = lab_switch_spec("molecule-ios", 250)
+    assert (spec.address, spec.serial) == ("127.0.20.250", "LABSIM0250")
+    with pytest.raises(LabError, match="switch index 255 is out of range"):
+        lab_switch_spec("molecule-ios", 255)
+
+
+@pytest.mark.parametrize("name", ["", "Core_1", "../x", "-lead"])
+def test_an_extra_switch_needs_a_plain_name(tmp_path: Path, name: str) -> None:
+    switches = LabSwitches(tmp_path / "lab", venv=tmp_path / "no-venv")
+    with pytest.raises(LabError, match="is not valid: use lower-case letters"):
+        switches.start_one(name, 250)
+    assert not (tmp_path / "lab").exists()
