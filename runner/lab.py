@@ -17,6 +17,7 @@ they disappear with the host's last process; stopping a host discards its change
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
 import fcntl
@@ -98,6 +99,14 @@ _CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 #: Started host processes of this Python process, kept so that a stopped one is reaped.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _reap_at_exit() -> None:
+    """Reap the children that were stopped (by this process or another one, such as `lab
+    down`) before this process ends; running ones are left to run, as they are meant to."""
+    for child in list(_CHILDREN.values()):
+        child.poll()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ Everything lives under ``<state>/lab/switches/<name>/``: ``spec.json``, ``pid`` 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -59,6 +60,14 @@ SWITCH_VENV = Path(os.environ.get("OPSKEEPER_SWITCH_VENV", REPO_ROOT / ".venv-sw
 
 #: Launchers started by this Python process, kept so that a stopped one is reaped.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _reap_at_exit() -> None:
+    """Reap the children that were stopped (by this process or another one, such as `lab
+    down`) before this process ends; running ones are left to run, as they are meant to."""
+    for child in list(_CHILDREN.values()):
+        child.poll()
 
 
 @dataclass(frozen=True)
