@@ -13,6 +13,10 @@ STATE_DIR_ENV = "OPSKEEPER_STATE_DIR"
 #: Environment variable with a SQLAlchemy URL; a SQLite file in the state folder otherwise.
 DB_URL_ENV = "OPSKEEPER_DB_URL"
 
+#: Environment variable naming the git repository of network configuration backups;
+#: ``<state>/network-backups`` otherwise.
+NETWORK_BACKUP_DIR_ENV = "OPSKEEPER_NETWORK_BACKUP_DIR"
+
 
 def state_dir() -> Path:
     """Return the state folder, creating it with private modes on first use."""
@@ -27,6 +31,12 @@ def db_url() -> str:
     if url:
         return url
     return f"sqlite:///{state_dir() / 'opskeeper.db'}"
+
+
+def network_backup_dir() -> Path:
+    """Return the network backup repository's folder (it need not exist yet)."""
+    value = os.environ.get(NETWORK_BACKUP_DIR_ENV)
+    return Path(value).resolve() if value else state_dir() / "network-backups"
 
 
 def default_inventory() -> Path:

@@ -344,6 +344,8 @@ def run_job(
         "ANSIBLE_CONFIG": str(ansible_config),
         "ANSIBLE_HOST_KEY_CHECKING": host_key_checking(ansible_config),
         config.STATE_DIR_ENV: str(config.state_dir()),
+        # Where the network inspection measures drift against (roles/inspect_ios).
+        config.NETWORK_BACKUP_DIR_ENV: str(config.network_backup_dir()),
         "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_NOCOLOR": "1",
         **strategy_settings(spec.strategy),

@@ -298,10 +298,10 @@ def saved_devices(repo: BackupRepo, hosts: Sequence[str], since: float) -> list[
 
 
 def default_repo() -> Path:
-    """The backup repository under the state folder."""
+    """The backup repository: OPSKEEPER_NETWORK_BACKUP_DIR, else under the state folder."""
     from runner import config
 
-    return config.state_dir() / "network-backups"
+    return config.network_backup_dir()
 
 
 @dataclass

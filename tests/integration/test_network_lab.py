@@ -2,12 +2,15 @@
 
 Runs the real CLI against the built-in lab (`Lab().up` starts the switches too). The
 switches keep their configuration in memory, so the module restarts them at the end to
-leave them as `lab up` made them.
+leave them as `lab up` made them. Backups go to a repository of the module's own
+(OPSKEEPER_NETWORK_BACKUP_DIR), not to the lab's history in the state folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,20 @@ UPLINK = {"sw-lab01": "GigabitEthernet0/1", "sw-lab02": "GigabitEthernet0/2"}
 
 
 @pytest.fixture(scope="module")
-def switches(store_url: str) -> Iterator[LabSwitches]:
+def backups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The backup repository of this module, which both the backup and the inspection use."""
+    path = tmp_path_factory.mktemp("network-backups")
+    old = os.environ.get(config.NETWORK_BACKUP_DIR_ENV)
+    os.environ[config.NETWORK_BACKUP_DIR_ENV] = str(path)
+    yield path
+    if old is None:
+        del os.environ[config.NETWORK_BACKUP_DIR_ENV]
+    else:
+        os.environ[config.NETWORK_BACKUP_DIR_ENV] = old
+
+
+@pytest.fixture(scope="module")
+def switches(store_url: str, backups: Path) -> Iterator[LabSwitches]:
     lab = Lab()
     lab.up(3)
     switches = LabSwitches(lab.lab_dir)
@@ -85,7 +101,7 @@ def _inspect(reports: Path, limit: str) -> tuple[str, str]:
     return _run_id(result.stdout), result.stdout
 
 
-def test_backup_inspect_drift_and_diff(switches: LabSwitches, reports: Path) -> None:
+def test_backup_inspect_drift_and_diff(switches: LabSwitches, reports: Path, backups: Path) -> None:
     baseline = opskeeper("backup", "network", "--reason", "integration test baseline")
     assert baseline.returncode == 0, baseline.stdout + baseline.stderr
     assert "saved  sw-lab01" in baseline.stdout and "saved  sw-lab02" in baseline.stdout
@@ -120,8 +136,15 @@ def test_backup_inspect_drift_and_diff(switches: LabSwitches, reports: Path) -> 
     diff = opskeeper("backup", "diff", "sw-lab01")
     assert diff.returncode == 0, diff.stderr
     assert "+ description printer corridor" in diff.stdout
-    log = (config.state_dir() / "network-backups").resolve()
-    assert (log / "sw-lab01.cfg").read_text().count("description printer corridor") == 1
+    assert config.network_backup_dir() == backups.resolve()
+    assert (backups / "sw-lab01.cfg").read_text().count("description printer corridor") == 1
+    messages = subprocess.run(
+        ["git", "-C", str(backups), "log", "--format=%s"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "integration test change" in messages and "integration test baseline" in messages
 
 
 def test_a_shut_uplink_fails_on_that_switch(switches: LabSwitches, reports: Path) -> None:

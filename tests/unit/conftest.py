@@ -16,6 +16,7 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "state"
     monkeypatch.setenv(config.STATE_DIR_ENV, str(folder))
     monkeypatch.delenv(config.DB_URL_ENV, raising=False)
+    monkeypatch.delenv(config.NETWORK_BACKUP_DIR_ENV, raising=False)
     return folder
 
 

@@ -158,3 +158,14 @@ def test_drift_against_the_newest_backup(tmp_path: Path, probe: ModuleType) -> N
     row = probe.drift_measurement(changed, str(repo.path), "sw-lab01")
     assert row["value"] == 1
     assert row["details"]["changes"] == ["+ description to sw-lab02"]
+
+
+def test_the_backup_repository_is_under_the_state_folder_unless_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from runner import config
+
+    monkeypatch.delenv(config.NETWORK_BACKUP_DIR_ENV, raising=False)
+    assert netbackup.default_repo() == config.state_dir() / "network-backups"
+    monkeypatch.setenv(config.NETWORK_BACKUP_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert netbackup.default_repo() == (tmp_path / "elsewhere").resolve()
