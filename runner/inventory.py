@@ -117,7 +117,11 @@ def resolve_targets(inventory: Path, pattern: str, limit: str | None) -> Targets
         for element in (part.strip() for part in limit.replace(":", ",").split(",")):
             if not element or element[0] in "!&":
                 continue
-            if not manager.list_hosts(element):
+            # Ansible warns on stderr about a pattern that matches nothing; the error
+            # below says it once, with the hosts that do exist.
+            with contextlib.redirect_stderr(io.StringIO()):
+                matched = manager.list_hosts(element)
+            if not matched:
                 raise ConfigError(
                     f"--limit: {element!r} matches no host in {shown}; "
                     f"known hosts: {', '.join(known) or 'none'}"

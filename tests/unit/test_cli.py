@@ -52,6 +52,7 @@ def test_inspect_with_unknown_limit_host_writes_no_run(tmp_path: Path) -> None:
     code, output = _invoke("inspect", "-i", str(inventory), "--limit", "web99")
     assert code == EXIT_ERROR
     assert "--limit: 'web99' matches no host" in output and "known hosts: web01" in output
+    assert "[WARNING]" not in output, "Ansible's own warning should not precede the error"
     assert _runs() == 0
 
 
