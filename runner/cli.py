@@ -190,6 +190,9 @@ def runs(number: int, kind: str | None) -> None:
         if kind:
             query = query.where(Run.kind == kind)
         rows = session.scalars(query).all()
+        if not rows:
+            console.print("no runs in the store yet" + (f" of kind {kind!r}" if kind else ""))
+            return
         table = Table()
         for column in ("run", "kind", "state", "trigger", "by", "started (UTC)", "hosts"):
             table.add_column(column)

@@ -81,3 +81,9 @@ def test_inspect_with_a_bad_incident_policy_stops_before_the_run(tmp_path: Path)
     assert "incident_policy.yml" in output and "severities.P1.respond" in output
     assert "Traceback" not in output
     assert _runs() == 0
+
+
+def test_runs_on_an_empty_store_says_so() -> None:
+    code, output = _invoke("runs", "--kind", "inspect")
+    assert code == 0
+    assert output.strip() == "no runs in the store yet of kind 'inspect'"
