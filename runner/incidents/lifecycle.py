@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 #: States in which an incident's fault is still being worked on.
 ACTIVE = ("open", "acknowledged", "pending")
 
+#: Verdicts that count as a passing run when the policy does not open on them. An ``error``
+#: (the check could not run) says nothing about the fault: it neither passes nor fails.
+PASSING = ("ok", "warn")
+
 #: Who the timeline names for changes the runner makes itself.
 SYSTEM = "opskeeper"
 
@@ -186,7 +190,7 @@ def _run_verdicts(
         key = fingerprint(host, check_id, subject or "")
         if policy.opens(check_id, status):
             faults.setdefault(key, Fault(host, check_id, subject or "", status, message or ""))
-        else:
+        elif status in PASSING:
             passed.add(key)
     return faults, passed - faults.keys()
 

@@ -12,7 +12,7 @@ from runner.incidents.lifecycle import IncidentError, assess, change, open_incid
 from runner.incidents.policy import Policy
 from runner.store import Store
 from runner.store.models import Incident, IncidentEvent, IncidentRun
-from tests.unit.incidents.conftest import NIGHT, RunFactory
+from tests.unit.incidents.conftest import NIGHT, RunFactory, Verdict
 
 DISK_FULL = ("web01", "linux.disk.usage", "/var", "fail")
 DISK_OK = ("web01", "linux.disk.usage", "/var", "ok")
@@ -73,6 +73,31 @@ def test_a_pass_then_a_failure_starts_the_count_again(
         process_run(store, nightly([verdict]), policy, now=NIGHT + night * DAY)
     [incident] = _incidents(store)
     assert (incident.status, incident.passes) == ("open", 1)
+
+
+DISK_ERROR = ("web01", "linux.disk.usage", "/var", "error")
+DISK_WARN = ("web01", "linux.disk.usage", "/var", "warn")
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "status"),
+    [
+        ([DISK_FULL, DISK_ERROR, DISK_ERROR], "open"),
+        ([DISK_FULL, DISK_OK, DISK_ERROR], "open"),
+        ([DISK_FULL, DISK_OK, DISK_OK], "resolved"),
+        # A warn the policy does not open on is a pass.
+        ([DISK_FULL, DISK_WARN, DISK_OK], "resolved"),
+        # A check that could not run neither passes nor starts the count again.
+        ([DISK_FULL, DISK_OK, DISK_ERROR, DISK_OK], "resolved"),
+    ],
+)
+def test_a_check_that_could_not_run_is_no_pass(
+    store: Store, nightly: RunFactory, policy: Policy, verdicts: list[Verdict], status: str
+) -> None:
+    for night, verdict in enumerate(verdicts):
+        process_run(store, nightly([verdict]), policy, now=NIGHT + night * DAY)
+    [incident] = _incidents(store)
+    assert incident.status == status
 
 
 def _resolve_by_runs(store: Store, nightly: RunFactory, policy: Policy) -> None:
