@@ -18,7 +18,7 @@ same thing. Rules (docs/CMDB.md, "The inventory"):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,11 +77,40 @@ def is_targeted(asset: Asset) -> bool:
     return asset.is_host() and asset.state not in UNTARGETED_STATES
 
 
-def record_vars(asset: Asset, site: str | None) -> dict[str, Any]:
+def mirrored_links(assets: Iterable[Asset]) -> dict[str, list[dict[str, Any]]]:
+    """Cables as seen from their other end: asset name -> links recorded on other assets.
+
+    A cable is recorded once, on one of its ends (the validation refuses a port taken twice),
+    but both devices have the port cabled: the far end gets the link mirrored, its ports
+    swapped, ``recorded_on`` naming the asset whose record holds it and ``asset_kind`` its
+    kind (an inspection tells a cable to a switch from one to a PC that may be switched off).
+    """
+    mirrored: dict[str, list[dict[str, Any]]] = {}
+    for asset in assets:
+        for link in asset.connected_to:
+            if link.asset == asset.name:
+                continue
+            entry: dict[str, Any] = {
+                "asset": asset.name,
+                "asset_kind": asset.kind,
+                "recorded_on": asset.name,
+            }
+            if link.local_port is not None:
+                entry["port"] = link.local_port
+            if link.port is not None:
+                entry["local_port"] = link.port
+            mirrored.setdefault(link.asset, []).append(entry)
+    return mirrored
+
+
+def record_vars(
+    asset: Asset, site: str | None, far_ends: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The asset's record as a JSON-safe mapping for the inventory (the ``cmdb`` variable).
 
     The lifecycle history and the parts history stay in the CMDB files: a host needs the
-    current state and since when, not the whole story.
+    current state and since when, not the whole story. ``far_ends`` are the cables other
+    records hold to this asset (:func:`mirrored_links`); they join ``connected_to``.
     """
     data = asset.model_dump(
         mode="json",
@@ -95,6 +124,7 @@ def record_vars(asset: Asset, site: str | None) -> dict[str, Any]:
     if site is not None:
         data["site"] = site
     relations = {}
+    data["connected_to"] = data.get("connected_to", []) + (far_ends or [])
     for key in ("runs_on", "depends_on", "connected_to", "backed_up_to"):
         value = data.pop(key, None)
         if value:
@@ -109,6 +139,7 @@ def inventory_hosts(cmdb: Cmdb) -> list[InventoryHost]:
     """Every host of the CMDB's inventory, in file order."""
     settings = cmdb.settings
     by_name = {item.record.name: item.record for item in cmdb.assets}
+    far_ends = mirrored_links(by_name.values())
     hosts = []
     for asset in by_name.values():
         if not is_targeted(asset):
@@ -117,7 +148,7 @@ def inventory_hosts(cmdb: Cmdb) -> list[InventoryHost]:
         variables: dict[str, Any] = {}
         if asset.management_address is not None:
             variables["ansible_host"] = asset.management_address
-        variables[settings.vars_prefix] = record_vars(asset, site)
+        variables[settings.vars_prefix] = record_vars(asset, site, far_ends.get(asset.name))
         variables.update(asset.vars)
         hosts.append(
             InventoryHost(asset.name, group_names(asset, site, settings.platform_groups), variables)

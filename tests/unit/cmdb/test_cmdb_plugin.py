@@ -151,3 +151,42 @@ def test_vars_may_hold_templates_the_record_may_not(base: Path, tmp_path: Path) 
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"msg": "admin|uses {{ secret_lookup }}"' in result.stdout
+
+
+def test_a_cable_recorded_on_one_end_reaches_the_other(tmp_path: Path) -> None:
+    listing = json.loads(ansible_inventory(REPO / "inventory" / "example", tmp_path).stdout)
+    links = listing["_meta"]["hostvars"]["sw-acc01"]["cmdb"]["relations"]["connected_to"]
+
+    assert {
+        "asset": "pc-0101",
+        "asset_kind": "pc",
+        "local_port": "Gi1/0/10",
+        "recorded_on": "pc-0101",
+    } in links
+
+
+def test_uplinks_are_own_cables_and_those_other_network_gear_records(tmp_path: Path) -> None:
+    """inspect_ios's default: a port cabled to a switch is an uplink whichever end records
+    the cable; a port that a PC records is not (PCs are switched off at night)."""
+    playbook = tmp_path / "uplinks.yml"
+    defaults = REPO / "roles" / "inspect_ios" / "defaults" / "main.yml"
+    playbook.write_text(
+        "- hosts: ios\n  gather_facts: false\n  tasks:\n"
+        f"    - ansible.builtin.include_vars: {defaults}\n"
+        "    - ansible.builtin.debug:\n"
+        "        msg: \"UPLINKS {{ inventory_hostname }} {{ inspect_ios_uplinks | join(',') }}\"\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(REPO / "inventory" / "lab"), str(playbook)],
+        cwd=REPO,
+        env=ansible_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "UPLINKS sw-lab01 GigabitEthernet0/1,GigabitEthernet0/2" in result.stdout
+    assert "UPLINKS sw-lab02 GigabitEthernet0/2,GigabitEthernet0/1" in result.stdout
