@@ -9,6 +9,7 @@ breaks a rule is refused whole, with the file and the field named.
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import time, timedelta
@@ -30,6 +31,13 @@ CLOCKS = ("respond", "restore", "resolve")
 CRITICALITIES = ("low", "medium", "high", "critical")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OPENING = ("fail", "unreachable", "error", "warn")
+
+#: The longest time a policy may name: longer promises are typing errors, and far larger
+#: ones overflow the dates computed from them.
+MAX_DURATION = timedelta(days=366)
+
+#: The longest a notifier may wait on one network operation, in seconds.
+MAX_TIMEOUT = 300.0
 
 
 class PolicyError(ConfigError):
@@ -156,14 +164,19 @@ class _Reader:
             raise self.fail(where, value, f"expected one of: {', '.join(SEVERITIES)}")
         return str(value)
 
-    def duration(self, where: str, value: Any) -> timedelta | None:
-        """Minutes as a number, or a string like ``20m``, ``4h``, ``2d``; null for none."""
+    def duration(self, where: str, value: Any, zero: bool = False) -> timedelta | None:
+        """Minutes as a number, or a string like ``20m``, ``4h``, ``2d``; null for none.
+
+        A clock needs a time above zero (null removes it); ``zero`` allows 0 where it means
+        "never", as for the reopen window.
+        """
         if value is None:
             return None
         units = {"m": 1.0, "h": 60.0, "d": 1440.0}
+        shape = "expected minutes or a duration like 20m, 4h, 2d"
         minutes: float
         if isinstance(value, bool):
-            raise self.fail(where, value, "expected minutes or a duration like 20m, 4h, 2d")
+            raise self.fail(where, value, shape)
         if isinstance(value, int | float):
             minutes = float(value)
         elif isinstance(value, str) and value[-1:] in units:
@@ -172,9 +185,15 @@ class _Reader:
             except ValueError:
                 raise self.fail(where, value, "expected a duration like 20m, 4h, 2d") from None
         else:
-            raise self.fail(where, value, "expected minutes or a duration like 20m, 4h, 2d")
+            raise self.fail(where, value, shape)
+        if not math.isfinite(minutes):
+            raise self.fail(where, value, shape)
         if minutes < 0:
             raise self.fail(where, value, "a time cannot be negative")
+        if minutes == 0 and not zero:
+            raise self.fail(where, value, "a clock needs a time above zero; null removes it")
+        if minutes > MAX_DURATION.total_seconds() / 60:
+            raise self.fail(where, value, f"expected a time of at most {MAX_DURATION.days} days")
         return timedelta(minutes=minutes)
 
     def mapping(self, where: str, value: Any) -> dict[str, Any]:
@@ -193,13 +212,22 @@ class _Reader:
             raise self.fail(where, value, "expected a list of strings")
         return tuple(value)
 
-    def number(self, where: str, value: Any, low: float, high: float | None = None) -> float:
+    def number(self, where: str, value: Any, low: float, high: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(where, value, "expected a number")
-        if value < low or (high is not None and value > high):
-            upper = f" and at most {high}" if high is not None else ""
-            raise self.fail(where, value, f"expected at least {low}{upper}")
+        if not math.isfinite(value):
+            raise self.fail(where, value, f"expected a finite number from {low} to {high}")
+        if value < low or value > high:
+            raise self.fail(where, value, f"expected at least {low} and at most {high}")
         return float(value)
+
+    def whole(self, where: str, value: Any, low: int, high: int) -> int:
+        """A count: an integer, never a fraction silently cut."""
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(
+                where, value, f"expected a whole number of at least {low} and at most {high}"
+            )
+        return value
 
     def clock_time(self, where: str, value: Any) -> time:
         try:
@@ -278,7 +306,7 @@ def parse(data: Any, path: Path) -> Policy:
                 raise r.fail(
                     f"{key}.{level}", level, f"expected one of: {', '.join(CRITICALITIES)}"
                 )
-            table[str(level)] = int(r.number(f"{key}.{level}", steps, 0, 2))
+            table[str(level)] = r.whole(f"{key}.{level}", steps, 0, 2)
         raises[key] = table
 
     open_on = r.strings("open_on", data.get("open_on")) or base.open_on
@@ -321,15 +349,15 @@ def parse(data: Any, path: Path) -> Policy:
         )
     smtp = Smtp(
         host=str(smtp_spec.get("host", "localhost")),
-        port=int(r.number("smtp.port", smtp_spec.get("port", 25), 1, 65535)),
+        port=r.whole("smtp.port", smtp_spec.get("port", 25), 1, 65535),
         sender=str(smtp_spec.get("from", "opskeeper@localhost")),
         username=smtp_spec.get("username"),
         password_env=smtp_spec.get("password_env"),
         starttls=bool(smtp_spec.get("starttls", False)),
-        timeout=r.number("smtp.timeout", smtp_spec.get("timeout", 10), 0.1),
+        timeout=r.number("smtp.timeout", smtp_spec.get("timeout", 10), 0.1, MAX_TIMEOUT),
     )
 
-    window = r.duration("reopen_window", data.get("reopen_window", "72h"))
+    window = r.duration("reopen_window", data.get("reopen_window", "72h"), zero=True)
     return Policy(
         source=str(path),
         severities=severities,
@@ -337,7 +365,7 @@ def parse(data: Any, path: Path) -> Policy:
         checks=checks,
         open_on=open_on,
         warn_opens=r.strings("warn_opens", data.get("warn_opens")),
-        resolve_after=int(r.number("resolve_after", data.get("resolve_after", 2), 1)),
+        resolve_after=r.whole("resolve_after", data.get("resolve_after", 2), 1, 1000),
         reopen_window=window or timedelta(0),
         near_breach=r.number("near_breach", data.get("near_breach", 0.8), 0.01, 1.0),
         criticality_raise=raises["criticality_raise"],
@@ -348,8 +376,10 @@ def parse(data: Any, path: Path) -> Policy:
         timezone=zone,
         business_hours=business,
         smtp=smtp,
-        webhook_timeout=r.number("webhook_timeout", data.get("webhook_timeout", 5), 0.1),
-        max_attempts=int(r.number("max_attempts", data.get("max_attempts", 10), 1)),
+        webhook_timeout=r.number(
+            "webhook_timeout", data.get("webhook_timeout", 5), 0.1, MAX_TIMEOUT
+        ),
+        max_attempts=r.whole("max_attempts", data.get("max_attempts", 10), 1, 1000),
     )
 
 

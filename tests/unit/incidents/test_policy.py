@@ -82,3 +82,45 @@ def test_a_bad_file_is_refused_naming_file_and_field(
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("severities: {P2: {respond: .nan}}", "field 'severities.P2.respond' is nan; expected"),
+        ("severities: {P2: {respond: .inf}}", "field 'severities.P2.respond' is inf; expected"),
+        ("severities: {P2: {respond: nanh}}", "field 'severities.P2.respond' is 'nanh'"),
+        (
+            "severities: {P1: {resolve: 99999999999}}",
+            "field 'severities.P1.resolve' is 99999999999; expected a time of at most 366 days",
+        ),
+        ("reopen_window: 400d", "field 'reopen_window' is '400d'; expected a time of at most"),
+        (
+            "severities: {P3: {respond: 0}}",
+            "field 'severities.P3.respond' is 0; a clock needs a time above zero",
+        ),
+        ("resolve_after: 2.5", "field 'resolve_after' is 2.5; expected a whole number"),
+        ("max_attempts: 0", "field 'max_attempts' is 0; expected a whole number of at least 1"),
+        ("smtp: {port: 25.5}", "field 'smtp.port' is 25.5; expected a whole number"),
+        ("impact_raise: {critical: 1.5}", "field 'impact_raise.critical' is 1.5; expected a"),
+        ("webhook_timeout: .nan", "field 'webhook_timeout' is nan; expected a finite number"),
+        ("smtp: {timeout: .inf}", "field 'smtp.timeout' is inf; expected a finite number"),
+        ("near_breach: .nan", "field 'near_breach' is nan; expected a finite number"),
+    ],
+)
+def test_numbers_must_be_finite_bounded_and_whole_where_counted(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "incident_policy.yml"
+    path.write_text(text + "\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+def test_a_reopen_window_of_zero_never_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "incident_policy.yml"
+    path.write_text("reopen_window: 0\nresolve_after: 3\n")
+    policy = load_policy(path)
+    assert (policy.reopen_window, policy.resolve_after) == (timedelta(0), 3)
