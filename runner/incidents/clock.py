@@ -133,13 +133,14 @@ def clocks(incident: Incident, policy: Policy, now: datetime) -> list[Clock]:
         deadline = None
         if stopped is not None:
             state = "met" if spent <= budget else "missed"
-        elif (fraction >= 1.0 and spent > budget) or budget.total_seconds() == 0:
+        elif spent >= budget:
+            # A deadline reached is a deadline missed: no time is left to act in.
             state = "breached"
         elif is_paused(incident):
             state = "paused"
         else:
             state = "near" if fraction >= policy.near_breach else "ok"
-        if stopped is None and state != "paused" and spent <= budget:
+        if stopped is None and state != "paused" and spent < budget:
             remaining = (budget - spent).total_seconds()
             deadline = _advance(now, remaining, policy, rule.business_hours)
         found.append(Clock(name, budget, spent, state, deadline, stopped))

@@ -380,13 +380,17 @@ def process_run(
 
 
 def check_clocks(session: Session, policy: Policy, now: datetime) -> list[int]:
-    """Flag clocks that near or breach (once each) on the timeline and notify; their ids."""
+    """Flag clocks that near or breach (once each) on the timeline and notify; their ids.
+
+    A flag is raised once per severity: after an override the new severity's promises and
+    recipients differ, so their notices go out again.
+    """
     flagged = []
     for incident in session.scalars(select(Incident).where(Incident.status.in_(ACTIVE))):
         for item in clock.clocks(incident, policy, now):
             if item.state not in ("near", "breached"):
                 continue
-            mark = f"{item.name}:{item.state}"
+            mark = f"{incident.severity}:{item.name}:{item.state}"
             if mark in incident.notified:
                 continue
             incident.notified = [*incident.notified, mark]

@@ -107,3 +107,33 @@ def test_flags_are_raised_once_on_the_timeline(store: Store, policy: Policy) -> 
             select(IncidentEvent.action).where(IncidentEvent.action.like("sla.%"))
         ).all()
     assert actions == ["sla.near", "sla.breached"]
+
+
+def test_a_deadline_reached_is_breached(store: Store, policy: Policy) -> None:
+    incident_id = open_incident(store, policy, "shop down", "P1", now=T0)
+    assert _states(store, incident_id, policy, T0 + 20 * MIN)["respond"] == "breached"
+    with store.session() as session:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None
+        respond = clocks(incident, policy, T0 + 20 * MIN)[0]
+    assert respond.deadline is None
+
+
+def test_flags_are_raised_again_after_a_change_of_severity(store: Store, policy: Policy) -> None:
+    incident_id = open_incident(store, policy, "slow orders", "P2", now=T0)
+    # 20 of 24 hours: resolve is near; respond and restore have breached.
+    with store.session() as session:
+        assert check_clocks(session, policy, T0 + 20 * 60 * MIN) == [incident_id] * 3
+    change(store, incident_id, "severity", "orders stopped", severity="P1", now=T0 + 1200 * MIN)
+    with store.session() as session:
+        assert check_clocks(session, policy, T0 + 1201 * MIN) == [incident_id] * 3
+        texts = session.scalars(
+            select(IncidentEvent.text)
+            .where(IncidentEvent.action.like("sla.%"))
+            .order_by(IncidentEvent.id)
+        ).all()
+    assert [t.split(":")[0] for t in texts] == [
+        "respond clock breached",
+        "restore clock breached",
+        "resolve clock is near its end",
+    ] * 2
