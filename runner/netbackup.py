@@ -43,14 +43,16 @@ SUFFIX = ".cfg"
 AUTHOR = ("Opskeeper", "opskeeper@localhost")
 _DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TYPE = r"(?:[0-9]+ )?"
+# IOS's encryption types: 0 clear, 5 MD5, 6 AES, 7 Vigenère, 8 PBKDF2, 9 scrypt.
+_KEYWORD_TYPE = r"(?:level \d+ )?(?:[05-9] )?"
 
-#: (what it masks, pattern): group 1 is kept, group 2 is the secret. Table-tested in
+#: (what it masks, pattern): group 1 is kept, group 2 is the secret. Applied in order, so
+#: the rules for commands whose secret is followed by more arguments come before the
+#: general keyword rule, which masks the rest of its line. Table-tested in
 #: tests/unit/network/data/masking.yml.
 SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (what, re.compile(pattern))
     for what, pattern in (
-        ("enable secret", rf"^(\s*enable (?:secret|password) (?:level \d+ )?{_TYPE})(\S+)"),
-        ("user secret", rf"^(\s*username \S+ (?:.* )?(?:secret|password) {_TYPE})(\S+)"),
         ("snmp community", r"^(\s*snmp-server community )(\S+)"),
         (
             "snmp host community",
@@ -59,17 +61,39 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         ("snmp user auth", r"^(\s*snmp-server user .* auth \w+ )(\S+)"),
         ("snmp user priv", r"^(\s*snmp-server user .* priv (?:3des|des|aes(?: \d+)?) )(\S+)"),
-        ("aaa server key", rf"^(\s*(?:tacacs|radius)-server (?:host \S+ .*)?key {_TYPE})(\S+)"),
-        ("block key", rf"^(\s+(?:key|key-string|server-key) {_TYPE})(\S+)"),
-        ("line password", rf"^(\s*password {_TYPE})(\S+)"),
         ("ospf key", rf"^(\s*ip ospf authentication-key {_TYPE})(\S+)"),
         ("ospf md5", rf"^(\s*ip ospf message-digest-key \d+ md5 {_TYPE})(\S+)"),
         ("ntp key", r"^(\s*ntp authentication-key \d+ md5 )(\S+)"),
         ("isakmp key", rf"^(\s*crypto isakmp key {_TYPE})(\S+)"),
-        ("pre-shared key", rf"^(\s*pre-shared-key (?:local |remote )?{_TYPE})(\S+)"),
-        ("wpa psk", rf"^(\s*wpa-psk ascii {_TYPE})(\S+)"),
+        # "address"/"hostname" name the peer; its key follows "key" (the general rule).
+        (
+            "pre-shared key",
+            rf"^(\s*pre-shared-key (?:local |remote )?{_TYPE})(?!(?:address|hostname) )(\S+)",
+        ),
+        ("wpa psk", rf"^(\s*wpa-psk (?:ascii|hex) {_TYPE})(\S+)"),
+        (
+            "fhrp text authentication",
+            r"^(\s*(?:standby|vrrp|glbp)(?: \d+)? authentication (?:text )?)(?!md5 )(\S+)",
+        ),
+        ("nhrp authentication", r"^(\s*ip nhrp authentication )(\S+)"),
+        # A password may hold spaces where IOS takes it as the command's last argument, so
+        # the rest of the line goes.
+        (
+            "keyword secret",
+            r"(?<!\S)((?:secret|password|key|key-string|server-key|area-password"
+            rf"|domain-password) (?!{_KEYWORD_TYPE}{re.escape(MASK)}){_KEYWORD_TYPE})(\S.*)",
+        ),
     )
 )
+#: Lines that only mention a keyword: free text, and commands whose keyword names no secret.
+_NOT_SECRET = re.compile(
+    r"^\s*(?:\d+ )?(?:description|remark) |^access-list \S+ remark |^key chain "
+    r"|^crypto key |^(?:no )?password encryption aes\s*$"
+)
+#: A key chain's ``key N`` line numbers a key; the key itself is its ``key-string``.
+_KEY_ID = re.compile(r"^\s+key \d+\s*$")
+#: ``banner motd ^C``: the text runs to the next delimiter (shown as ``^C``).
+_BANNER = re.compile(r"^banner \S+ (\^C|\S)(.*)$")
 _VOLATILE = (
     "Building configuration",
     "Current configuration",
@@ -93,19 +117,34 @@ class Commit:
 
 
 def mask(text: str) -> str:
-    """``text`` with every secret replaced by ``<masked>``; certificate bodies too."""
+    """``text`` with every secret replaced by ``<masked>``; certificate bodies too.
+
+    Free text (descriptions, remarks, banners) is left as written: it may mention a password
+    without holding one.
+    """
     lines = []
     in_certificate = False
+    banner_end: str | None = None
+    parent = ""
     for original in text.splitlines():
         line, stripped = original, original.strip()
-        if in_certificate:
+        if not original[:1].isspace():
+            parent = original
+        if banner_end is not None:
+            if banner_end in original:
+                banner_end = None
+        elif in_certificate:
             if stripped == "quit":
                 in_certificate = False
             else:
                 line = original[: len(original) - len(original.lstrip())] + MASK
         elif stripped.startswith("certificate "):
             in_certificate = True
-        else:
+        elif banner := _BANNER.match(original):
+            banner_end = None if banner.group(1) in banner.group(2) else banner.group(1)
+        elif not _NOT_SECRET.match(original) and not (
+            parent.startswith("key chain ") and _KEY_ID.match(original)
+        ):
             for _what, pattern in SECRET_PATTERNS:
                 line = pattern.sub(rf"\g<1>{MASK}", line)
         lines.append(line)

@@ -169,3 +169,12 @@ def test_the_backup_repository_is_under_the_state_folder_unless_named(
     assert netbackup.default_repo() == config.state_dir() / "network-backups"
     monkeypatch.setenv(config.NETWORK_BACKUP_DIR_ENV, str(tmp_path / "elsewhere"))
     assert netbackup.default_repo() == (tmp_path / "elsewhere").resolve()
+
+
+def test_a_changed_secret_anywhere_in_a_line_is_a_masked_change() -> None:
+    old = "router bgp 65000\n neighbor 10.1.1.1 password 7 BGPPW\n"
+    new = "router bgp 65000\n neighbor 10.1.1.1 password 7 N3WPW with space\n"
+    assert netbackup.changed_lines(old, new) == [
+        "- neighbor 10.1.1.1 password 7 <masked>",
+        "+ neighbor 10.1.1.1 password 7 <masked>",
+    ]
