@@ -147,6 +147,13 @@ def clocks(incident: Incident, policy: Policy, now: datetime) -> list[Clock]:
     return found
 
 
+def shown(moment: datetime | None, policy: Policy) -> str:
+    """A stored UTC time in the policy's time zone, for people."""
+    if moment is None:
+        return "—"
+    return as_utc(moment).astimezone(policy.timezone).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def report_due(incident: Incident, policy: Policy) -> datetime | None:
     """When the failure analysis report is due (P1), counted from the opening."""
     budget = policy.severities[incident.severity].report

@@ -22,9 +22,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runner.incidents.clock import shown
 from runner.incidents.policy import Policy
 from runner.store import Store
-from runner.store.db import utcnow
+from runner.store.db import as_utc, utcnow
 from runner.store.models import Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def payload(incident: Incident, event: str, detail: str = "") -> dict[str, Any]:
             "host": incident.host,
             "check_id": incident.check_id,
             "subject": incident.subject,
-            "opened_at": incident.opened_at.isoformat(),
+            # SQLite hands back naive times; receivers get UTC with its offset, unambiguous.
+            "opened_at": as_utc(incident.opened_at).isoformat(),
             "count": incident.count,
             "services": [item["name"] for item in incident.impact if item["kind"] == "service"],
         },
@@ -86,6 +88,18 @@ def enqueue(
     return len(targets)
 
 
+def _for_people(key: str, value: Any, policy: Policy) -> str:
+    """A payload value as a mail body shows it: times in the policy's zone, lists joined."""
+    if key.endswith("_at") and isinstance(value, str):
+        try:
+            return shown(datetime.fromisoformat(value), policy)
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
 def _mail(message: OutboxMessage, policy: Policy) -> None:
     incident = message.payload["incident"]
     mail = EmailMessage()
@@ -95,7 +109,7 @@ def _mail(message: OutboxMessage, policy: Policy) -> None:
         f"[{incident['severity']}] incident #{incident['id']} "
         f"{EVENTS.get(message.event, message.event)}: {incident['title']}"
     )
-    lines = [f"{key}: {value}" for key, value in incident.items()]
+    lines = [f"{key}: {_for_people(key, value, policy)}" for key, value in incident.items()]
     if message.payload.get("detail"):
         lines.insert(0, message.payload["detail"])
     mail.set_content("\n".join(lines) + "\n")

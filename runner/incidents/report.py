@@ -18,6 +18,7 @@ from runner import config
 from runner.errors import OpskeeperError
 from runner.fsutil import write_atomic
 from runner.incidents import clock, kb
+from runner.incidents.clock import shown
 from runner.incidents.lifecycle import ACTIVE, get, runs_of, timeline
 from runner.incidents.policy import SEVERITIES, Policy, load_policy
 from runner.reports.render import environment
@@ -26,13 +27,6 @@ from runner.store.db import as_utc, utcnow
 from runner.store.models import Incident, IncidentEvent, Run
 
 log = logging.getLogger(__name__)
-
-
-def shown(moment: datetime | None, policy: Policy) -> str:
-    """A stored UTC time in the policy's time zone, for people."""
-    if moment is None:
-        return "—"
-    return as_utc(moment).astimezone(policy.timezone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _duration(seconds: float) -> str:

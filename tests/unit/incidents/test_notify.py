@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
+from email import policy as email_policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ class _Inbox:
         self.messages: list[Any] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
         return "250 OK"
 
 
@@ -210,3 +211,30 @@ def test_raising_a_severity_by_hand_notifies(
     change(store, incident_id, "severity", "no orders since 9:00", severity="P1", policy=policy)
     deliver(store, policy)
     assert [(r["event"], r["incident"]["severity"]) for r in received] == [("raised", "P1")]
+
+
+def test_times_are_utc_with_offset_in_json_and_local_in_mail(
+    store: Store,
+    nightly: RunFactory,
+    smtp: tuple[_Inbox, int],
+    webhook: tuple[list[dict[str, Any]], str],
+) -> None:
+    inbox, port = smtp
+    received, url = webhook
+    policy = parse(
+        {
+            "timezone": "Europe/Berlin",
+            "smtp": {"host": "127.0.0.1", "port": port},
+            "severities": {"P2": {"notify": {"mail": ["oncall@example.com"], "webhook": [url]}}},
+        },
+        Path("p.yml"),
+    )
+    after_run(store, nightly([SERVICE_DOWN]), Path("i"), policy=policy, now=NIGHT)
+    # Read back from the store: the near notice is built from a row SQLite hands back.
+    later = NIGHT + timedelta(minutes=25)
+    after_run(store, nightly([SERVICE_DOWN]), Path("i"), policy=policy, now=later)
+
+    assert [r["incident"]["opened_at"] for r in received] == ["2026-12-01T02:00:00+00:00"] * 2
+    bodies = [mail.get_content() for mail in inbox.messages]
+    assert len(bodies) == 2
+    assert all("opened_at: 2026-12-01 03:00 CET" in body for body in bodies)
