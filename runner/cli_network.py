@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,3 +115,84 @@ def diff(device: str, revisions: tuple[str, ...], repo: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         click.echo(f"no difference in {device}'s configuration between these backups")
+
+
+@backup.command("log")
+@click.argument("device", required=False)
+@click.option(
+    "-n", "--number", default=10, show_default=True, type=click.IntRange(min=1), help="Runs."
+)
+def log_(device: str | None, number: int) -> None:
+    """List recent backup runs from the store: when, who, what each device changed.
+
+    With DEVICE, only the runs that saved it or failed to. `backup diff DEVICE COMMIT~ COMMIT`
+    shows a run's masked changes.
+    """
+    from runner.store import open_store
+
+    store = open_store()
+    store.reap_stale_runs()
+    found = backup_history(store, number, device)
+    if not found:
+        which = f" of {device!r}" if device else ""
+        raise OpskeeperError(
+            f"no backup run{which} in the store; run `opskeeper backup network` first"
+        )
+    for entry in found:
+        console.print(
+            f"{entry.started:%Y-%m-%d %H:%M} UTC  run {entry.run_id}  by {entry.by}  "
+            f"{entry.status}",
+            highlight=False,
+        )
+        for host, status, text in entry.devices:
+            mark = "  " if status == "ok" else "[red]![/red] "
+            console.print(f"    {mark}{host}: {escape(text)}", highlight=False)
+
+
+@dataclass
+class BackupEntry:
+    """One backup run as the store holds it, with a line per device it saved or failed."""
+
+    run_id: str
+    started: datetime
+    by: str
+    status: str
+    devices: list[tuple[str, str, str]]
+
+
+def backup_history(store: Store, number: int, device: str | None = None) -> list[BackupEntry]:
+    """The newest ``number`` backup runs (those touching ``device`` when given), newest first."""
+    from sqlalchemy import select
+
+    from runner.netbackup import CHANGED_CHECK
+    from runner.store.models import CheckResult, Host, Run
+
+    with store.session() as session:
+        query = (
+            select(Run).where(Run.kind == "backup").order_by(Run.started_at.desc(), Run.id.desc())
+        )
+        if device is not None:
+            touched = (
+                select(CheckResult.run_id)
+                .join(Host, Host.id == CheckResult.host_id)
+                .where(Host.name == device)
+            )
+            query = query.where(Run.id.in_(touched))
+        entries = []
+        for run in session.scalars(query.limit(number)):
+            rows = session.execute(
+                select(Host.name, CheckResult.status, CheckResult.message)
+                .join(Host, Host.id == CheckResult.host_id)
+                .where(
+                    CheckResult.run_id == run.id,
+                    (CheckResult.check_id == CHANGED_CHECK) | (CheckResult.status != "ok"),
+                )
+                .order_by(Host.name)
+            )
+            devices = [
+                (host, status, message or "")
+                for host, status, message in rows
+                if device is None or host == device
+            ]
+            entries.append(BackupEntry(run.id, run.started_at, run.started_by, run.status, devices))
+        return entries

@@ -145,6 +145,10 @@ def test_backup_inspect_drift_and_diff(switches: LabSwitches, reports: Path, bac
         check=True,
     ).stdout
     assert "integration test change" in messages and "integration test baseline" in messages
+    history = opskeeper("backup", "log", "sw-lab01", "-n", "2")
+    assert history.returncode == 0, history.stderr
+    assert history.stdout.count("sw-lab01: ") == 2 and "sw-lab02" not in history.stdout
+    assert "sw-lab01: 1 line(s) changed, commit" in history.stdout
 
 
 def test_a_shut_uplink_fails_on_that_switch(switches: LabSwitches, reports: Path) -> None:
@@ -157,6 +161,9 @@ def test_a_shut_uplink_fails_on_that_switch(switches: LabSwitches, reports: Path
         assert (status, value) == ("fail", "administratively down")
         other = _results(run_id, "sw-lab02")[("net.interface.uplink", UPLINK["sw-lab02"])]
         assert other[0] == "ok"
+        # The cable sw-lab02 records to sw-lab01's Gi0/2 makes that port an uplink too.
+        far_end = _results(run_id, "sw-lab01")[("net.interface.uplink", "GigabitEthernet0/2")]
+        assert far_end[0] == "ok"
     finally:
         _configure("127.0.20.1", ["interface GigabitEthernet0/1", "no shutdown"])
 
