@@ -42,6 +42,22 @@ class Article:
             fnmatch.fnmatchcase(str(check_id), pattern) for pattern in self.checks
         )
 
+    def describes(self, text: str) -> bool:
+        """Whether one of the symptoms is in ``text``: each of its words, as whole words.
+
+        Word order is free ("disk is full" is the symptom "disk full"), so is a plural.
+        """
+        found = _words(text)
+        return any((wanted := _words(symptom)) and wanted <= found for symptom in self.symptoms)
+
+
+def _words(text: str) -> set[str]:
+    # Cutting one trailing "s" lets "write fails" meet "writes fail"; both sides are cut.
+    return {
+        word[:-1] if len(word) > 3 and word.endswith("s") else word
+        for word in re.findall(r"[a-z0-9]+", text.lower())
+    }
+
 
 def read_article(path: Path) -> Article:
     text = path.read_text()
@@ -70,6 +86,16 @@ def articles(folder: Path | None = None) -> list[Article]:
 
 def for_check(check_id: str | None, folder: Path | None = None) -> list[Article]:
     return [article for article in articles(folder) if article.matches(check_id)]
+
+
+def for_incident(check_id: str | None, text: str, folder: Path | None = None) -> list[Article]:
+    """Articles for an incident: those for its check first, then those whose symptoms its
+    title or message names (an incident opened by hand has no check)."""
+    found = articles(folder)
+    by_check = [article for article in found if article.matches(check_id)]
+    return by_check + [
+        article for article in found if article not in by_check and article.describes(text)
+    ]
 
 
 def search(text: str, folder: Path | None = None) -> list[tuple[Article, int]]:

@@ -128,7 +128,7 @@ def record(
         )
     data["articles"] = [
         {"slug": a.slug, "title": a.title, "path": str(a.path)}
-        for a in kb.for_check(data["check_id"])
+        for a in kb.for_incident(data["check_id"], f"{data['title']}\n{data['message'] or ''}")
     ]
     data["generated_at"] = shown(now, policy)
     data["timezone"] = str(policy.timezone)
