@@ -63,9 +63,14 @@ def _spare(cmdb: Cmdb, part_number: str) -> ValidSpare:
     return found
 
 
-def _positive(quantity: int) -> None:
-    if quantity < 1:
-        raise CmdbError(f"quantity is {quantity}; give a whole number of 1 or more")
+#: The most one command receives or issues: far above any shelf's stock, so a larger number
+#: is a typing mistake (a serial pasted as the quantity) rather than a delivery.
+MAX_QUANTITY = 1_000_000
+
+
+def _quantity(quantity: int) -> None:
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise CmdbError(f"quantity is {quantity}; give a whole number from 1 to {MAX_QUANTITY}")
 
 
 def _compatible(spare: ValidSpare, asset: ValidAsset) -> None:
@@ -130,7 +135,7 @@ def receive(
 ) -> StockChange:
     """Add ``quantity`` parts to the stock of ``part_number``."""
     today = today or date.today()
-    _positive(quantity)
+    _quantity(quantity)
     cmdb = _load(root, today)
     spare = _spare(cmdb, part_number)
     before = spare.record.quantity
@@ -169,7 +174,7 @@ def issue(
 ) -> StockChange:
     """Take ``quantity`` parts from stock for an asset and record them on the asset."""
     today = today or date.today()
-    _positive(quantity)
+    _quantity(quantity)
     cmdb = _load(root, today)
     spare = _spare(cmdb, part_number)
     asset = cmdb.require(asset_key)

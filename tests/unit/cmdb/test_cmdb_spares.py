@@ -231,7 +231,19 @@ REFUSALS: dict[str, tuple[Operation | None, Operation, str]] = {
     "quantity zero": (
         None,
         lambda root, store: spares.receive(root, "PSU-1", 0, today=TODAY, store=store),
-        "quantity is 0; give a whole number of 1 or more",
+        "quantity is 0; give a whole number from 1 to 1000000",
+    ),
+    "quantity beyond any stock": (
+        None,
+        lambda root, store: spares.receive(
+            root, "PSU-1", 99999999999999999999999, today=TODAY, store=store
+        ),
+        "quantity is 99999999999999999999999; give a whole number from 1 to 1000000",
+    ),
+    "issue beyond any stock": (
+        None,
+        lambda root, store: spares.issue(root, "PSU-1", 1_000_001, "hv1", today=TODAY, store=store),
+        "quantity is 1000001; give a whole number from 1 to 1000000",
     ),
     "edit would break the cmdb": (
         None,
