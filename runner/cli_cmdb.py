@@ -121,10 +121,8 @@ def impact(asset: str, inventory: Path | None, as_json: bool) -> None:
         click.echo(line)
     if impacted:
         critical = sum(1 for item in impacted if item.asset.criticality == "critical")
-        click.echo(
-            f"{len(impacted)} asset{'s' if len(impacted) != 1 else ''} depend on "
-            f"{start.name} ({critical} critical)"
-        )
+        assets = "1 asset depends" if len(impacted) == 1 else f"{len(impacted)} assets depend"
+        click.echo(f"{assets} on {start.name} ({critical} critical)")
     else:
         click.echo(f"nothing depends on {start.name}")
 

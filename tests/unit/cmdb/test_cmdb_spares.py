@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from runner.cli_cmdb import cmdb as cmdb_group
 from runner.cli_cmdb import spares as spares_group
 from runner.cmdb import load_cmdb, spares
 from runner.errors import CmdbError
@@ -366,3 +367,10 @@ def test_an_empty_flow_list_of_parts_becomes_a_block_list(base: Path, store: Sto
         "-    quantity: 1",  # the stock is in the same file
         "+    quantity: 0",
     ]
+
+
+def test_impact_of_one_dependent_says_depends() -> None:
+    result = CliRunner().invoke(cmdb_group, ["impact", "nas01", "-i", str(EXAMPLE)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "1 asset depends on nas01 (0 critical)"
