@@ -141,8 +141,24 @@ def graph(inventory: Path | None, output: Path | None) -> None:
     from runner.cmdb.load import load_cmdb
     from runner.cmdb.relations import write_graph
 
-    folder = output or config.reports_dir() / "cmdb"
-    files = write_graph(load_cmdb(_root(inventory)), folder)
+    found = load_cmdb(_root(inventory))
+    try:
+        folder = output or config.reports_dir() / "cmdb"
+    except OSError as exc:
+        raise OpskeeperError(
+            f"cannot create the reports folder: {exc.filename}: {exc.strerror}; point "
+            f"{config.STATE_DIR_ENV} at a folder you can write to, or give -o a folder"
+        ) from exc
+    try:
+        files = write_graph(found, folder)
+    except OSError as exc:
+        # A parent that is a file is worth naming; the folder or a temporary file in it is not.
+        failed = Path(exc.filename) if exc.filename else folder
+        where = "" if folder in (failed, failed.parent) else f"{failed}: "
+        raise OpskeeperError(
+            f"cannot write the graph to {folder}: {where}{exc.strerror}; "
+            "give -o a folder you can create and write to"
+        ) from exc
     click.echo(f"graph: {files.dot}\n       {files.svg}")
 
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from runner.cli_cmdb import cmdb as cmdb_group
 from runner.cli_cmdb import spares as spares_group
-from runner.cmdb import load_cmdb, spares
+from runner.cmdb import load_cmdb, relations, spares
 from runner.errors import CmdbError
 from runner.store import Store
 from runner.store.db import as_utc, utcnow
@@ -367,6 +367,42 @@ def test_an_empty_flow_list_of_parts_becomes_a_block_list(base: Path, store: Sto
         "-    quantity: 1",  # the stock is in the same file
         "+    quantity: 0",
     ]
+
+
+def _one_error_line(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+def test_graph_into_a_folder_under_a_file_is_one_error_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("", encoding="utf-8")
+
+    result = CliRunner().invoke(cmdb_group, ["graph", "-i", str(EXAMPLE), "-o", str(a_file / "g")])
+
+    assert _one_error_line(result) == (
+        f"error: cannot write the graph to {a_file / 'g'}: Not a directory; "
+        "give -o a folder you can create and write to"
+    )
+
+
+def test_graph_into_an_unwritable_folder_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(path: Path, text: str, mode: int = 0o644) -> Path:
+        raise PermissionError(13, "Permission denied", str(path.parent))
+
+    monkeypatch.setattr(relations, "write_atomic", refuse)
+
+    result = CliRunner().invoke(cmdb_group, ["graph", "-i", str(EXAMPLE), "-o", str(tmp_path)])
+
+    assert _one_error_line(result) == (
+        f"error: cannot write the graph to {tmp_path}: Permission denied; "
+        "give -o a folder you can create and write to"
+    )
 
 
 def test_impact_of_one_dependent_says_depends() -> None:
