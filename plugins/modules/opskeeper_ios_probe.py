@@ -137,7 +137,18 @@ _INTERFACE_TYPES = {
     "po": "port-channel",
     "vl": "vlan",
 }
-_REJECTED = ("% Invalid input", "% Unknown command", "% Incomplete command", "No such command")
+#: How IOS starts the line that refuses a command: bad syntax, an abbreviation that names
+#: several commands, a command the privilege level or AAA command authorization forbids.
+_REJECTED = (
+    "% Invalid input",
+    "% Incomplete command",
+    "% Ambiguous command",
+    "% Unknown command",
+    "% Authorization failed",
+    "Command authorization failed",
+    "% Access denied",
+    "No such command",
+)
 _PORT_NAME = re.compile(r"^([A-Za-z-]+)\s*([\d/.:]+)$")
 
 
@@ -355,9 +366,36 @@ def _path(text: str) -> Any:
 def send(conn: Any, command: str, timeout: int) -> str:
     """Run ``command``; raise CommandRejected when the device refuses it."""
     output = str(conn.send_command(command, read_timeout=timeout))
-    if any(marker in output for marker in _REJECTED):
+    # Only a line of its own: a description or banner may quote a refusal.
+    if any(line.lstrip().startswith(_REJECTED) for line in output.splitlines()):
         raise CommandRejected(f"the device rejected {command!r}: {' '.join(output.split())[:200]}")
     return output
+
+
+def read_running(conn: Any, timeout: int) -> str:
+    """The device's whole running configuration; ValueError says why an answer is not one.
+
+    A whole one names the IOS version or the hostname and closes with ``end``. A session
+    below privilege level 15 is shown only what it may configure, which has neither, and a
+    session cut short stops before ``end``: comparing or saving either would report the
+    missing lines as removed.
+    """
+    config = send(conn, "show running-config", timeout)
+    lines = [line.strip() for line in config.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("the device answered `show running-config` with an empty output")
+    if lines[-1] != "end":
+        raise ValueError(
+            "the running configuration ends before its `end` line (the session was cut "
+            f"short; last line: {lines[-1][:80]!r}): run again"
+        )
+    if not any(line.startswith(("version ", "hostname ")) for line in lines):
+        raise ValueError(
+            "the output of `show running-config` has no `version` or `hostname` line, so it "
+            "is not the whole configuration (a login below privilege level 15 is shown only "
+            "what it may configure): log in at level 15 or set the enable secret"
+        )
+    return config
 
 
 def measured(row: dict[str, Any], action: Any) -> dict[str, Any]:
@@ -490,9 +528,7 @@ def _measure(conn: Any, params: dict[str, Any]) -> dict[str, Any]:
         row = {"id": "net.backup.fetch", "subject": "running-config"}
 
         def fetch() -> dict[str, Any]:
-            config = send(conn, "show running-config", timeout)
-            if "\nend" not in config and not config.rstrip().endswith("end"):
-                raise ValueError("the running configuration ends before its `end` line")
+            config = read_running(conn, timeout)
             if params.get("check_mode"):
                 return {
                     **row,
@@ -534,7 +570,7 @@ def _measure(conn: Any, params: dict[str, Any]) -> dict[str, Any]:
 
     running = ""
     try:
-        running = send(conn, "show running-config", timeout)
+        running = read_running(conn, timeout)
     except Exception as exc:
         reason = f"show running-config failed: {exc}"
         rows += [

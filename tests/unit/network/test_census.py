@@ -5,49 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
-from tests.unit.network.conftest import recorded
+from tests.unit.network.conftest import RecordedDevice, probe_params, recorded
 
-
-class RecordedDevice:
-    """A netmiko connection that answers from recorded outputs and notes what was sent."""
-
-    def __init__(self, outputs: dict[str, str]) -> None:
-        self.outputs = outputs
-        self.sent: list[str] = []
-
-    def send_command(self, command: str, read_timeout: int = 0) -> str:
-        self.sent.append(command)
-        return self.outputs.get(command, "% Invalid input detected at '^' marker.\n")
-
-    def check_enable_mode(self) -> bool:
-        return True
-
-
+RUNNING = (
+    "version 15.2\nhostname access-sw01\n!\n"
+    "interface GigabitEthernet1/0/1\n description uplink\n!\nend\n"
+)
 IOS = {
     "show version": recorded("ios_show_version"),
     "show ip interface": recorded("ios_show_ip_interface"),
     "show vlan brief": recorded("ios_show_vlan_brief"),
-    "show running-config": "interface GigabitEthernet1/0/1\n description uplink\n!\nend\n",
-    "show startup-config": "interface GigabitEthernet1/0/1\n description uplink\n!\nend\n",
+    "show running-config": RUNNING,
+    "show startup-config": RUNNING,
 }
-
-
-def _params(mode: str, tmp_path: Path, **more: Any) -> dict[str, Any]:
-    return {
-        "mode": mode,
-        "timeout": 5,
-        "device": "access-sw01",
-        "backup_dir": str(tmp_path / "backups"),
-        "username": "ops",
-        "enable_secret": "",
-        "uplinks": [],
-        "link_state": "device",
-        **more,
-    }
 
 
 def test_census_of_a_real_ios_shape(probe: ModuleType) -> None:
@@ -89,7 +62,7 @@ def test_census_mode_reads_two_commands_and_judges_nothing(
     probe: ModuleType, tmp_path: Path
 ) -> None:
     device = RecordedDevice(IOS)
-    result = probe._measure(device, _params("census", tmp_path))
+    result = probe._measure(device, probe_params("census", tmp_path))
     assert device.sent == ["show version", "show ip interface"]
     assert result["measurements"] == []
     assert result["opskeeper_census"]["serial"] == "FOC2107Z1AB"
@@ -99,7 +72,7 @@ def test_census_mode_says_why_when_show_version_is_refused(
     probe: ModuleType, tmp_path: Path
 ) -> None:
     device = RecordedDevice({})
-    result = probe._measure(device, _params("census", tmp_path))
+    result = probe._measure(device, probe_params("census", tmp_path))
     assert "opskeeper_census" not in result
     (row,) = result["measurements"]
     assert row["id"] == "net.version" and "rejected 'show version'" in row["error"]
@@ -110,7 +83,7 @@ def test_the_inspection_returns_the_census_and_reuses_its_outputs(
     probe: ModuleType, tmp_path: Path
 ) -> None:
     device = RecordedDevice(IOS)
-    result = probe._measure(device, _params("inspect", tmp_path, uplinks=["Gi1/0/1"]))
+    result = probe._measure(device, probe_params("inspect", tmp_path, uplinks=["Gi1/0/1"]))
     census = result["opskeeper_census"]
     assert census["model"] == "WS-C2960X-48FPD-L" and census["addresses"] == ["10.0.99.11"]
     assert {row["id"] for row in result["measurements"]} >= {"net.version", "net.login"}

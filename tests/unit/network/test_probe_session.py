@@ -1,0 +1,91 @@
+"""The probe's session with a device, on a recorded connection (conftest.RecordedDevice):
+commands the device refuses, running configurations that are not whole, enable and the
+privilege level."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.unit.network.conftest import RecordedDevice, probe_params, recorded
+
+RUNNING = "version 15.2\nhostname access-sw01\n!\ninterface GigabitEthernet0/1\n!\nend\n"
+IOS = {
+    "show version": recorded("ios_show_version"),
+    "show vlan brief": recorded("ios_show_vlan_brief"),
+    "show running-config": RUNNING,
+    "show startup-config": RUNNING,
+}
+#: What IOS answers a command it refuses (after the caret line, where it draws one).
+REFUSALS = [
+    "% Invalid input detected at '^' marker.",
+    "% Incomplete command.",
+    '% Ambiguous command:  "show v"',
+    "% Unknown command or computer name, or unable to find computer address",
+    "% Authorization failed.",
+    "Command authorization failed.",
+    "% Access denied",
+]
+#: (output of show running-config, what the error says)
+NOT_WHOLE = [
+    ("", "empty"),
+    ("version 15.2\nhostname access-sw01\n!\ninterface GigabitEthernet0/1\n", "`end` line"),
+    # What a session below level 15 may be shown: only what it may configure.
+    ("!\ninterface GigabitEthernet0/1\n shutdown\n!\nend\n", "no `version` or `hostname`"),
+]
+
+
+def _rows(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["id"]: row for row in result["measurements"]}
+
+
+@pytest.mark.parametrize("answer", REFUSALS)
+def test_a_refusal_is_a_rejected_command(probe: ModuleType, answer: str) -> None:
+    device = RecordedDevice({"show vlan brief": f"          ^\n{answer}\n"})
+    with pytest.raises(probe.CommandRejected, match="rejected 'show vlan brief'"):
+        probe.send(device, "show vlan brief", 5)
+
+
+def test_a_refusal_quoted_in_configuration_text_is_not_one(probe: ModuleType) -> None:
+    config = RUNNING.replace("!\nend", " description lab: % Invalid input on purpose\n!\nend")
+    device = RecordedDevice({"show running-config": config})
+    assert probe.send(device, "show running-config", 5) == config
+
+
+def test_the_simulators_running_config_is_whole(probe: ModuleType) -> None:
+    text = recorded("sim_show_running-config")
+    assert probe.read_running(RecordedDevice({"show running-config": text}), 5) == text
+
+
+@pytest.mark.parametrize(("config", "reason"), NOT_WHOLE, ids=["empty", "cut", "partial"])
+def test_inspecting_a_running_config_that_is_not_whole_is_an_error(
+    probe: ModuleType, tmp_path: Path, config: str, reason: str
+) -> None:
+    device = RecordedDevice({**IOS, "show running-config": config})
+    result = probe._measure(device, probe_params("inspect", tmp_path, uplinks=["Gi0/1"]))
+    rows = _rows(result)
+    for check in ("net.interface.uplink", "net.config.unsaved", "net.config.drift"):
+        assert "status" not in rows[check], check
+        assert reason in rows[check]["error"], check
+        assert rows[check]["error"].startswith("show running-config failed: ")
+
+
+@pytest.mark.parametrize(("config", "reason"), NOT_WHOLE, ids=["empty", "cut", "partial"])
+def test_a_running_config_that_is_not_whole_is_not_backed_up(
+    probe: ModuleType, tmp_path: Path, config: str, reason: str
+) -> None:
+    device = RecordedDevice({**IOS, "show running-config": config})
+    (row,) = probe._measure(device, probe_params("backup", tmp_path))["measurements"]
+    assert row["id"] == "net.backup.fetch" and reason in row["error"]
+    assert not (tmp_path / "backups" / "access-sw01.cfg").exists()
+
+
+def test_the_simulators_running_config_is_backed_up(probe: ModuleType, tmp_path: Path) -> None:
+    text = recorded("sim_show_running-config")
+    device = RecordedDevice({"show running-config": text})
+    (row,) = probe._measure(device, probe_params("backup", tmp_path))["measurements"]
+    assert row["status"] == "ok"
+    assert (tmp_path / "backups" / "access-sw01.cfg").read_text() == text
