@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import smtplib
-import urllib.error
 import urllib.request
 from datetime import datetime
 from email.message import EmailMessage
@@ -160,10 +159,13 @@ def deliver(store: Store, policy: Policy, now: datetime | None = None) -> tuple[
         error = None
         try:
             SENDERS[message.channel](message, policy)
-        except (OSError, smtplib.SMTPException, RuntimeError, urllib.error.URLError) as exc:
+        # Any fault of one message (a refused URL, a garbled answer, a bug) is that
+        # message's failed attempt: it must not stop the messages behind it.
+        except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}"
             log.warning(
-                "incident #%s: %s to %r failed (attempt %d), kept for retry: %s",
+                "host %r, incident #%s: %s to %s failed (attempt %d), kept for retry: %s",
+                message.payload.get("incident", {}).get("host"),
                 message.incident_id,
                 message.channel,
                 message.target,

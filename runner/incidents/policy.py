@@ -11,10 +11,12 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -35,6 +37,9 @@ OPENING = ("fail", "unreachable", "error", "warn")
 #: The longest time a policy may name: longer promises are typing errors, and far larger
 #: ones overflow the dates computed from them.
 MAX_DURATION = timedelta(days=366)
+
+#: A plain mail address: one @, no spaces, no display name or list separators.
+_ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 #: The longest a notifier may wait on one network operation, in seconds.
 MAX_TIMEOUT = 300.0
@@ -212,6 +217,39 @@ class _Reader:
             raise self.fail(where, value, "expected a list of strings")
         return tuple(value)
 
+    def webhooks(self, where: str, value: Any) -> tuple[str, ...]:
+        urls = self.strings(where, value)
+        for url in urls:
+            try:
+                parts = urlsplit(url)
+                _ = parts.port  # reading it is what checks the port
+            except ValueError:
+                parts = None
+            if (
+                parts is None
+                or parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or any(char.isspace() or not char.isprintable() for char in url)
+            ):
+                raise self.fail(
+                    where,
+                    url,
+                    "expected an http:// or https:// URL with a host, like "
+                    "https://chat.example.com/hooks/ops",
+                )
+        return urls
+
+    def addresses(self, where: str, value: Any) -> tuple[str, ...]:
+        found = self.strings(where, value)
+        for address in found:
+            self.address(where, address)
+        return found
+
+    def address(self, where: str, value: Any) -> str:
+        if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+            raise self.fail(where, value, "expected a mail address like oncall@example.com")
+        return value
+
     def number(self, where: str, value: Any, low: float, high: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(where, value, "expected a number")
@@ -289,8 +327,8 @@ def parse(data: Any, path: Path) -> Policy:
             values["resolve"],
             report=values["report"],
             business_hours=hours,
-            mail=r.strings(f"severities.{name}.notify.mail", notify.get("mail")) or old.mail,
-            webhook=r.strings(f"severities.{name}.notify.webhook", notify.get("webhook"))
+            mail=r.addresses(f"severities.{name}.notify.mail", notify.get("mail")) or old.mail,
+            webhook=r.webhooks(f"severities.{name}.notify.webhook", notify.get("webhook"))
             or old.webhook,
         )
 
@@ -350,7 +388,7 @@ def parse(data: Any, path: Path) -> Policy:
     smtp = Smtp(
         host=str(smtp_spec.get("host", "localhost")),
         port=r.whole("smtp.port", smtp_spec.get("port", 25), 1, 65535),
-        sender=str(smtp_spec.get("from", "opskeeper@localhost")),
+        sender=r.address("smtp.from", smtp_spec.get("from", "opskeeper@localhost")),
         username=smtp_spec.get("username"),
         password_env=smtp_spec.get("password_env"),
         starttls=bool(smtp_spec.get("starttls", False)),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,3 +81,53 @@ def nightly(store: Store) -> RunFactory:
         return run_id
 
     return make
+
+
+#: How a raw receiver answers one connection; it stops when the event is set.
+Handler = Callable[[socket.socket, threading.Event], None]
+ServerFactory = Callable[[Handler], str]
+
+
+@pytest.fixture
+def raw_server() -> Iterator[ServerFactory]:
+    """Start TCP receivers on 127.0.0.1 that answer as a handler says; gives each one's URL.
+
+    Every receiver and connection ends when the test does, so none outlives it.
+    """
+    stop = threading.Event()
+    listeners: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def answer(conn: socket.socket, handle: Handler) -> None:
+        with conn:
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                handle(conn, stop)
+
+    def serve(listener: socket.socket, handle: Handler) -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            worker = threading.Thread(target=answer, args=(conn, handle), daemon=True)
+            threads.append(worker)
+            worker.start()
+
+    def start(handle: Handler) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.1)
+        listeners.append(listener)
+        thread = threading.Thread(target=serve, args=(listener, handle), daemon=True)
+        threads.append(thread)
+        thread.start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    for listener in listeners:
+        listener.close()

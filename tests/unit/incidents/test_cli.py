@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ from sqlalchemy import func, select
 from runner.cli import main
 from runner.incidents.kb import articles, for_check, search
 from runner.store import open_store
-from runner.store.models import IncidentEvent
+from runner.store.models import IncidentEvent, OutboxMessage
+from tests.unit.incidents.conftest import ServerFactory
 
 
 def _invoke(*args: str) -> tuple[int, str]:
@@ -104,3 +107,20 @@ def test_kb_search_ranks_by_words() -> None:
     assert search("nothing like this anywhere zzz") == []
     code, output = _invoke("kb", "search", "ssh", "timeout")
     assert code == 0 and output.startswith("host-unreachable:")
+
+
+def test_a_receiver_that_speaks_no_http_does_not_break_open(
+    policy_dir: Path, raw_server: ServerFactory
+) -> None:
+    def garble(conn: socket.socket, stop: threading.Event) -> None:
+        conn.recv(65536)
+        conn.sendall(b"garbage\r\n\r\n")
+
+    url = raw_server(garble)
+    (policy_dir / "incident_policy.yml").write_text(
+        f"severities: {{P1: {{notify: {{webhook: ['{url}']}}}}}}\n"
+    )
+    code, output = _invoke("incident", "-i", str(policy_dir), "open", "-t", "shop down", "-s", "P1")
+    assert (code, output) == (0, "opened incident #1\n")
+    with open_store().session() as session:
+        assert session.scalars(select(OutboxMessage.attempts)).all() == [1]

@@ -22,7 +22,7 @@ from runner.incidents.notify import deliver, pending_messages
 from runner.incidents.policy import Policy, parse
 from runner.store import Store
 from runner.store.models import Incident, OutboxMessage
-from tests.unit.incidents.conftest import NIGHT, RunFactory
+from tests.unit.incidents.conftest import NIGHT, RunFactory, ServerFactory
 
 SERVICE_DOWN = ("web01", "linux.service.required", "nginx", "fail")
 
@@ -238,3 +238,47 @@ def test_times_are_utc_with_offset_in_json_and_local_in_mail(
     bodies = [mail.get_content() for mail in inbox.messages]
     assert len(bodies) == 2
     assert all("opened_at: 2026-12-01 03:00 CET" in body for body in bodies)
+
+
+def _not_http(conn: socket.socket, stop: threading.Event) -> None:
+    conn.recv(65536)
+    conn.sendall(b"this is no HTTP\r\n\r\n")
+
+
+def test_one_bad_message_blocks_nothing_behind_it(
+    store: Store,
+    nightly: RunFactory,
+    raw_server: ServerFactory,
+    webhook: tuple[list[dict[str, Any]], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    received, url = webhook
+    garbled = raw_server(_not_http)
+    policy = parse({"severities": {"P2": {"notify": {"webhook": [garbled, url]}}}}, Path("p.yml"))
+    after_run(store, nightly([SERVICE_DOWN]), Path("i"), policy=policy, now=NIGHT)
+    # A row an older policy left: a URL without a scheme, which urllib refuses (ValueError).
+    with store.session() as session:
+        session.add(
+            OutboxMessage(
+                created_at=NIGHT,
+                incident_id=1,
+                channel="webhook",
+                target="chat.example.com/hook",
+                event="opened",
+                payload={"event": "opened", "incident": {"host": "web01"}},
+                attempts=0,
+            )
+        )
+    deliver(store, policy)
+
+    assert [r["event"] for r in received] == ["opened"]
+    with store.session() as session:
+        rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [(r.target, r.attempts, r.sent_at is None) for r in rows] == [
+        (garbled, 2, True),
+        (url, 1, False),
+        ("chat.example.com/hook", 1, True),
+    ]
+    assert "BadStatusLine" in (rows[0].last_error or "")
+    assert "ValueError" in (rows[2].last_error or "")
+    assert "host 'web01', incident #1: webhook to" in caplog.text

@@ -124,3 +124,40 @@ def test_a_reopen_window_of_zero_never_reopens(tmp_path: Path) -> None:
     path.write_text("reopen_window: 0\nresolve_after: 3\n")
     policy = load_policy(path)
     assert (policy.reopen_window, policy.resolve_after) == (timedelta(0), 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "severities: {P1: {notify: {webhook: [chat.example.com/hook]}}}",
+            "field 'severities.P1.notify.webhook' is 'chat.example.com/hook'; expected an "
+            "http:// or https:// URL with a host",
+        ),
+        (
+            "severities: {P1: {notify: {webhook: ['ftp://files.example.com/x']}}}",
+            "is 'ftp://files.example.com/x'; expected an http:// or https:// URL",
+        ),
+        ("severities: {P1: {notify: {webhook: ['https:///x']}}}", "is 'https:///x'; expected"),
+        (
+            "severities: {P1: {notify: {webhook: ['http://example.com:99999/x']}}}",
+            "is 'http://example.com:99999/x'; expected",
+        ),
+        (
+            "severities: {P2: {notify: {mail: [oncall]}}}",
+            "field 'severities.P2.notify.mail' is 'oncall'; expected a mail address like "
+            "oncall@example.com",
+        ),
+        ("severities: {P2: {notify: {mail: ['on call@example.com']}}}", "is 'on call@example"),
+        ("smtp: {from: opskeeper}", "field 'smtp.from' is 'opskeeper'; expected a mail address"),
+    ],
+)
+def test_webhooks_and_addresses_are_checked_when_read(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "incident_policy.yml"
+    path.write_text(text + "\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
