@@ -398,6 +398,34 @@ def read_running(conn: Any, timeout: int) -> str:
     return config
 
 
+def enter_enable(conn: Any, secret: str) -> str | None:
+    """Put the session in privileged (enable) mode unless it is; None, or why it is not.
+
+    A login that lands in user mode (the ``>`` prompt) needs ``enable`` and the enable
+    secret the session was opened with.
+    """
+    if conn.check_enable_mode():
+        return None
+    if not secret:
+        return (
+            "the login is in user mode and no enable secret is set: set "
+            "opskeeper_ios_enable_secret or log in as a user with privilege level 15"
+        )
+    try:
+        conn.enable()
+    except ValueError:
+        # netmiko's own words blame a missing 'secret' argument, which was given.
+        return "enable failed: the device refused the enable secret (opskeeper_ios_enable_secret)"
+    except Exception as exc:
+        return (
+            f"enable failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]} "
+            "(opskeeper_ios_enable_secret)"
+        )
+    if not conn.check_enable_mode():
+        return "enable failed: the session is still in user mode (opskeeper_ios_enable_secret)"
+    return None
+
+
 def measured(row: dict[str, Any], action: Any) -> dict[str, Any]:
     """Run ``action`` for a measurement; a rejected command or a lost session is its error."""
     try:
@@ -528,6 +556,10 @@ def _measure(conn: Any, params: dict[str, Any]) -> dict[str, Any]:
         row = {"id": "net.backup.fetch", "subject": "running-config"}
 
         def fetch() -> dict[str, Any]:
+            unprivileged = enter_enable(conn, params["enable_secret"])
+            if unprivileged:
+                # User mode is shown no running configuration; saying so beats IOS's refusal.
+                raise PermissionError(unprivileged)
             config = read_running(conn, timeout)
             if params.get("check_mode"):
                 return {
@@ -549,20 +581,14 @@ def _measure(conn: Any, params: dict[str, Any]) -> dict[str, Any]:
         return {"measurements": [measured(row, fetch)]}
 
     rows: list[dict[str, Any]] = []
-    privileged = bool(conn.check_enable_mode())
-    if not privileged and params["enable_secret"]:
-        try:
-            conn.enable()
-            privileged = bool(conn.check_enable_mode())
-        except Exception:  # judged below: an unprivileged session is the finding
-            privileged = False
+    unprivileged = enter_enable(conn, params["enable_secret"])
     rows.append(
         {
             "id": "net.login",
             "subject": "ssh",
-            "value": "privileged" if privileged else "user",
+            "value": "user" if unprivileged else "privileged",
             "message": f"logged in as {params['username']}, "
-            + ("privileged (enable) mode" if privileged else "user mode only"),
+            + (f"user mode only: {unprivileged}" if unprivileged else "privileged (enable) mode"),
         }
     )
 

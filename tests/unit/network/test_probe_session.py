@@ -89,3 +89,29 @@ def test_the_simulators_running_config_is_backed_up(probe: ModuleType, tmp_path:
     (row,) = probe._measure(device, probe_params("backup", tmp_path))["measurements"]
     assert row["status"] == "ok"
     assert (tmp_path / "backups" / "access-sw01.cfg").read_text() == text
+
+
+def test_a_backup_enters_enable_mode_first(probe: ModuleType, tmp_path: Path) -> None:
+    device = RecordedDevice(IOS, level=1)
+    params = probe_params("backup", tmp_path, enable_secret="en4ble")
+    (row,) = probe._measure(device, params)["measurements"]
+    assert row["status"] == "ok", row
+    assert device.sent.index("enable") < device.sent.index("show running-config")
+    assert (tmp_path / "backups" / "access-sw01.cfg").read_text() == RUNNING
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [("wrong", "enable failed"), ("", "no enable secret is set")],
+    ids=["refused", "no-secret"],
+)
+def test_a_backup_without_enable_mode_is_an_error(
+    probe: ModuleType, tmp_path: Path, secret: str, reason: str
+) -> None:
+    device = RecordedDevice(IOS, level=1, enable_fails=True)
+    params = probe_params("backup", tmp_path, enable_secret=secret)
+    (row,) = probe._measure(device, params)["measurements"]
+    assert row["id"] == "net.backup.fetch" and reason in row["error"]
+    assert "opskeeper_ios_enable_secret" in row["error"]
+    assert "show running-config" not in device.sent
+    assert not (tmp_path / "backups").exists()
