@@ -8,7 +8,8 @@ next record.
 
 An :class:`Edit` gathers changes in memory; :meth:`Edit.texts` gives the new contents so
 the whole CMDB can be validated with them before anything is written, and
-:meth:`Edit.write` replaces each changed file atomically, keeping its mode.
+:meth:`Edit.staged` writes them beside their files so that they all replace the files
+together or not at all (see :class:`Staged`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import difflib
 import io
 import logging
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,6 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from runner.errors import CmdbError
-from runner.fsutil import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -264,10 +267,131 @@ class Edit:
             )
         return "".join(chunks)
 
-    def write(self) -> list[Path]:
-        """Replace each changed file atomically, keeping its permissions."""
-        written = []
-        for path, text in sorted(self.texts().items()):
-            write_atomic(path, text, mode=path.stat().st_mode & 0o777)
-            written.append(path)
-        return written
+    @contextmanager
+    def staged(self) -> Iterator[Staged]:
+        """Every changed file's new version written beside it, removed again on leaving."""
+        staged = Staged()
+        try:
+            for path, text in sorted(self.texts().items()):
+                staged.add(path, text)
+            yield staged
+        finally:
+            staged.discard()
+
+
+@dataclass
+class _Change:
+    path: Path
+    new: Path
+    backup: Path
+    renamed: bool = False
+    restored: bool = False
+    #: The backup is the only copy of the file's old content: a restore failed.
+    keep_backup: bool = False
+
+
+def _write_beside(path: Path, suffix: str, data: bytes, mode: int) -> Path:
+    """A hidden file next to ``path`` holding ``data``: private while written, synced."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(name, mode)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable. The renames are done by then, so a folder
+    that cannot be synced (some file systems refuse) is no reason to call them failed."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.debug("%s: cannot sync the folder: %s", folder, exc.strerror)
+
+
+class Staged:
+    """New versions of several files, written and synced beside them, with a backup copy
+    of each file as it is now.
+
+    :meth:`install` renames them into place one after the other; if a rename fails it puts
+    back the files already renamed, so the files are all new or all as before. A caller
+    with a later step that can fail (recording the change) calls :meth:`restore` when it
+    does. Nothing here is left behind except a backup that could not be put back.
+    """
+
+    def __init__(self) -> None:
+        self.changes: list[_Change] = []
+
+    @property
+    def paths(self) -> list[Path]:
+        return [change.path for change in self.changes]
+
+    def add(self, path: Path, text: str) -> None:
+        try:
+            mode = path.stat().st_mode & 0o777
+            new = _write_beside(path, ".new", text.encode("utf-8"), mode)
+            try:
+                backup = _write_beside(path, ".bak", path.read_bytes(), mode)
+            except BaseException:
+                new.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise CmdbError(
+                f"{path}: cannot write its new version beside it: {exc.strerror}; no CMDB "
+                "file was changed: make the folder writable (or free some space) and run again"
+            ) from exc
+        self.changes.append(_Change(path, new, backup))
+
+    def install(self) -> None:
+        """Rename every new version into place, or none."""
+        for change in self.changes:
+            try:
+                os.replace(change.new, change.path)
+            except OSError as exc:
+                self.restore()
+                raise CmdbError(
+                    f"{change.path}: cannot replace it with its new version: {exc.strerror}; "
+                    "no CMDB file was changed: make the file and its folder writable and run "
+                    "again"
+                ) from exc
+            change.renamed = True
+        for folder in sorted({change.path.parent for change in self.changes}):
+            _sync_folder(folder)
+
+    def restore(self) -> None:
+        """Put back the files already renamed, from their backups."""
+        lost: list[str] = []
+        for change in reversed(self.changes):
+            if not change.renamed or change.restored:
+                continue
+            try:
+                os.replace(change.backup, change.path)
+            except OSError as exc:
+                change.keep_backup = True
+                lost.append(f"{change.path} ({exc.strerror}; its old content is {change.backup})")
+                continue
+            change.restored = True
+            log.warning("%s: put back as it was before the failed change", change.path)
+        if lost:
+            raise CmdbError(
+                "a change to the CMDB failed half-way and these files could not be put back: "
+                + ", ".join(lost)
+                + "; move each old content back over its file by hand"
+            )
+
+    def discard(self) -> None:
+        """Remove the new versions not renamed and the backups no longer needed."""
+        for change in self.changes:
+            if not change.renamed:
+                change.new.unlink(missing_ok=True)
+            if not change.keep_backup:
+                change.backup.unlink(missing_ok=True)

@@ -103,7 +103,8 @@ def _take(spare: ValidSpare, quantity: int) -> None:
 
 
 def _commit(cmdb: Cmdb, edit: Edit, today: date, action: str) -> list[Path]:
-    """Validate the CMDB as it would be after ``edit``, then write the changed files."""
+    """Validate the CMDB as it would be after ``edit``, then replace all changed files or
+    none (the stock and the asset's parts history may be in two files)."""
     try:
         load_cmdb(cmdb.config_file, today=today, texts=edit.texts())
     except CmdbInvalid as exc:
@@ -111,7 +112,9 @@ def _commit(cmdb: Cmdb, edit: Edit, today: date, action: str) -> list[Path]:
             exc.problems,
             prefix=f"{action} refused: the CMDB would not be valid after it; nothing was written:",
         ) from exc
-    return edit.write()
+    with edit.staged() as staged:
+        staged.install()
+    return staged.paths
 
 
 def _stock_edit(edit: Edit, spare: ValidSpare, after: int) -> None:

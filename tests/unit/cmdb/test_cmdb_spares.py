@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -375,6 +377,32 @@ def _one_error_line(result: Result) -> str:
     [line] = result.stderr.splitlines()
     assert line.startswith("error: ")
     return line
+
+
+def test_a_failed_second_rename_leaves_the_cmdb_as_it_was(
+    example: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stock_file = example / "assets" / "spares.yml"
+    before = _snapshot(example)
+    rename = os.replace
+
+    def replace_but_not_stock(source: Any, target: Any) -> None:
+        if Path(target) == stock_file:
+            raise PermissionError(1, "Operation not permitted", str(target))
+        rename(source, target)
+
+    monkeypatch.setattr(os, "replace", replace_but_not_stock)
+
+    with pytest.raises(CmdbError) as raised:
+        spares.replace(example, "hv01", "PSU-R740-750W", "A1", "B1", today=TODAY, store=store)
+
+    assert str(raised.value) == (
+        f"{stock_file}: cannot replace it with its new version: Operation not permitted; "
+        "no CMDB file was changed: make the file and its folder writable and run again"
+    )
+    # Byte-identical, and no temporary or backup file left beside the CMDB files.
+    assert _snapshot(example) == before
+    assert _audit(store) == []
 
 
 def test_graph_into_a_folder_under_a_file_is_one_error_line(tmp_path: Path) -> None:
