@@ -7,7 +7,7 @@ import contextlib
 import os
 import re
 import tempfile
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -54,7 +54,9 @@ options:
     type: str
     required: true
   enable_secret:
-    description: Enable secret, used when the login is not privileged.
+    description:
+      - Enable secret, used when the login is below privilege level 15 (C(show privilege)),
+        in every mode that reads the configuration.
     type: str
     default: ""
   device_type:
@@ -149,6 +151,10 @@ _REJECTED = (
     "% Access denied",
     "No such command",
 )
+#: ``show privilege``: "Current privilege level is 15".
+_LEVEL = re.compile(r"Current privilege level is (\d+)")
+#: The level that may read, and is shown, the whole configuration.
+FULL_LEVEL = 15
 _PORT_NAME = re.compile(r"^([A-Za-z-]+)\s*([\d/.:]+)$")
 
 
@@ -398,32 +404,103 @@ def read_running(conn: Any, timeout: int) -> str:
     return config
 
 
-def enter_enable(conn: Any, secret: str) -> str | None:
-    """Put the session in privileged (enable) mode unless it is; None, or why it is not.
+class Privilege(NamedTuple):
+    """How privileged a session is, once ``enable`` was tried where it was needed.
 
-    A login that lands in user mode (the ``>`` prompt) needs ``enable`` and the enable
-    secret the session was opened with.
+    ``level`` is what ``show privilege`` said, or None when the device did not say
+    (``unread`` then says why). ``full`` means level 15, the level that reads the whole
+    configuration; without a level it means the ``#`` prompt, which IOS shows from level 2.
+    ``enable`` says what became of enable: not needed, entered, refused, or not tried for
+    want of a secret; ``problem`` says why the session is short of level 15.
     """
-    if conn.check_enable_mode():
-        return None
-    if not secret:
-        return (
-            "the login is in user mode and no enable secret is set: set "
-            "opskeeper_ios_enable_secret or log in as a user with privilege level 15"
-        )
+
+    full: bool
+    level: int | None
+    unread: str | None
+    enable: Literal["not needed", "entered", "refused", "no secret"]
+    problem: str | None = None
+
+
+def privilege_level(conn: Any, timeout: int) -> tuple[int | None, str | None]:
+    """The session's privilege level from ``show privilege``, or None and why not."""
     try:
-        conn.enable()
+        output = send(conn, "show privilege", timeout)
+    except Exception as exc:
+        return None, f"show privilege failed: {exc}"
+    match = _LEVEL.search(output)
+    if match is None:
+        shown = " ".join(output.split())[:80]
+        return None, f"show privilege answered {repr(shown) if shown else 'nothing'}"
+    return int(match.group(1)), None
+
+
+def session_privilege(conn: Any, secret: str, timeout: int) -> Privilege:
+    """The session's privilege, after ``enable`` with ``secret`` when it lacked level 15.
+
+    The one way into privileged mode for every mode of the probe.
+    """
+    level, unread = privilege_level(conn, timeout)
+    if _is_full(conn, level):
+        return Privilege(True, level, unread, "not needed")
+    if not secret:
+        problem = (
+            f"logged in {_where(level)} and no enable secret is set: set "
+            f"opskeeper_ios_enable_secret or log in as a user with privilege level {FULL_LEVEL}"
+        )
+        return Privilege(False, level, unread, "no secret", problem)
+    try:
+        # From level 2 up IOS shows the # prompt, at which netmiko would not send enable.
+        conn.enable(check_state=False)
     except ValueError:
         # netmiko's own words blame a missing 'secret' argument, which was given.
-        return "enable failed: the device refused the enable secret (opskeeper_ios_enable_secret)"
-    except Exception as exc:
-        return (
-            f"enable failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]} "
-            "(opskeeper_ios_enable_secret)"
+        problem = (
+            "enable failed: the device refused the enable secret (opskeeper_ios_enable_secret)"
         )
-    if not conn.check_enable_mode():
-        return "enable failed: the session is still in user mode (opskeeper_ios_enable_secret)"
-    return None
+        return Privilege(False, level, unread, "refused", problem)
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:200]
+        problem = f"enable failed: {type(exc).__name__}: {reason} (opskeeper_ios_enable_secret)"
+        return Privilege(False, level, unread, "refused", problem)
+
+    level, unread = privilege_level(conn, timeout)
+    if _is_full(conn, level):
+        return Privilege(True, level, unread, "entered")
+    problem = (
+        f"enable failed: the session is still {_where(level)} (check the enable secret, "
+        "opskeeper_ios_enable_secret)"
+    )
+    return Privilege(False, level, unread, "refused", problem)
+
+
+def _is_full(conn: Any, level: int | None) -> bool:
+    return level == FULL_LEVEL if level is not None else bool(conn.check_enable_mode())
+
+
+def _where(level: int | None) -> str:
+    """Where a session short of level 15 is (without a level, only the > prompt is)."""
+    return "in user mode" if level is None else f"at privilege level {level}"
+
+
+def login_measurement(username: str, privilege: Privilege) -> dict[str, Any]:
+    """``net.login``: privileged at level 15; a refused enable secret is an error."""
+    row: dict[str, Any] = {"id": "net.login", "subject": "ssh"}
+    if privilege.enable == "refused":
+        # A wrong enable secret is a wrong credential, as a wrong password is.
+        return {**row, "value": None, "error": privilege.problem}
+    if not privilege.full:
+        level = privilege.level
+        value = "user" if level is None or level <= 1 else f"level {level}"
+        return {**row, "value": value, "message": f"{username} {privilege.problem}"}
+    how = " after enable" if privilege.enable == "entered" else ""
+    if privilege.level is not None:
+        message = f"logged in as {username}, privilege level {privilege.level}{how}"
+    else:
+        message = (
+            f"logged in as {username}, privileged (enable) mode{how}, judged by its # prompt: the "
+            f"privilege level could not be read ({privilege.unread}), and IOS shows # at "
+            f"levels 2-{FULL_LEVEL - 1} too"
+        )
+    return {**row, "value": "privileged", "message": message}
 
 
 def measured(row: dict[str, Any], action: Any) -> dict[str, Any]:
@@ -556,10 +633,10 @@ def _measure(conn: Any, params: dict[str, Any]) -> dict[str, Any]:
         row = {"id": "net.backup.fetch", "subject": "running-config"}
 
         def fetch() -> dict[str, Any]:
-            unprivileged = enter_enable(conn, params["enable_secret"])
-            if unprivileged:
-                # User mode is shown no running configuration; saying so beats IOS's refusal.
-                raise PermissionError(unprivileged)
+            privilege = session_privilege(conn, params["enable_secret"], timeout)
+            if not privilege.full:
+                # Below level 15 IOS refuses or cuts the configuration; saying why is clearer.
+                raise PermissionError(privilege.problem)
             config = read_running(conn, timeout)
             if params.get("check_mode"):
                 return {
@@ -581,16 +658,8 @@ def _measure(conn: Any, params: dict[str, Any]) -> dict[str, Any]:
         return {"measurements": [measured(row, fetch)]}
 
     rows: list[dict[str, Any]] = []
-    unprivileged = enter_enable(conn, params["enable_secret"])
-    rows.append(
-        {
-            "id": "net.login",
-            "subject": "ssh",
-            "value": "user" if unprivileged else "privileged",
-            "message": f"logged in as {params['username']}, "
-            + (f"user mode only: {unprivileged}" if unprivileged else "privileged (enable) mode"),
-        }
-    )
+    privilege = session_privilege(conn, params["enable_secret"], timeout)
+    rows.append(login_measurement(params["username"], privilege))
 
     rows.append(version_row(conn, timeout, outputs))
 

@@ -115,3 +115,74 @@ def test_a_backup_without_enable_mode_is_an_error(
     assert "opskeeper_ios_enable_secret" in row["error"]
     assert "show running-config" not in device.sent
     assert not (tmp_path / "backups").exists()
+
+
+def _login(probe: ModuleType, tmp_path: Path, device: RecordedDevice, secret: str) -> Any:
+    params = probe_params("inspect", tmp_path, enable_secret=secret)
+    return _rows(probe._measure(device, params))["net.login"]
+
+
+def test_level_15_is_privileged(probe: ModuleType, tmp_path: Path) -> None:
+    device = RecordedDevice(IOS, level=15)
+    row = _login(probe, tmp_path, device, "")
+    assert row["value"] == "privileged" and "privilege level 15" in row["message"]
+    assert "enable" not in device.sent
+
+
+def test_user_mode_is_enabled_to_level_15(probe: ModuleType, tmp_path: Path) -> None:
+    device = RecordedDevice(IOS, level=1)
+    row = _login(probe, tmp_path, device, "en4ble")
+    assert row["value"] == "privileged" and "after enable" in row["message"]
+    assert device.sent.index("enable") < device.sent.index("show running-config")
+
+
+def test_a_refused_enable_is_an_error(probe: ModuleType, tmp_path: Path) -> None:
+    row = _login(probe, tmp_path, RecordedDevice(IOS, level=1, enable_fails=True), "wrong")
+    assert row["value"] is None and "status" not in row
+    assert "enable failed" in row["error"] and "opskeeper_ios_enable_secret" in row["error"]
+
+
+def test_user_mode_without_a_secret_is_the_finding(probe: ModuleType, tmp_path: Path) -> None:
+    row = _login(probe, tmp_path, RecordedDevice(IOS, level=1), "")
+    assert row["value"] == "user" and "no enable secret" in row["message"]
+
+
+def test_level_7_shows_the_prompt_of_15_but_is_not_privileged(
+    probe: ModuleType, tmp_path: Path
+) -> None:
+    device = RecordedDevice(IOS, level=7)
+    assert device.check_enable_mode()
+    row = _login(probe, tmp_path, device, "")
+    assert row["value"] == "level 7"
+    assert "privilege level 7" in row["message"] and "level 15" in row["message"]
+
+
+def test_level_7_is_enabled_to_level_15(probe: ModuleType, tmp_path: Path) -> None:
+    device = RecordedDevice(IOS, level=7)
+    assert _login(probe, tmp_path, device, "en4ble")["value"] == "privileged"
+    assert "enable" in device.sent
+
+
+def test_level_7_with_a_refused_secret_is_an_error(probe: ModuleType, tmp_path: Path) -> None:
+    row = _login(probe, tmp_path, RecordedDevice(IOS, level=7, enable_fails=True), "wrong")
+    assert row["value"] is None and "still at privilege level 7" in row["error"]
+
+
+@pytest.mark.parametrize(
+    "answer", ["", "% Invalid input detected at '^' marker.\n"], ids=["simulator", "refused"]
+)
+def test_an_unread_level_is_judged_by_the_prompt_and_said(
+    probe: ModuleType, tmp_path: Path, answer: str
+) -> None:
+    device = RecordedDevice({**IOS, "show privilege": answer}, level=15)
+    row = _login(probe, tmp_path, device, "")
+    assert row["value"] == "privileged"
+    assert "privilege level could not be read" in row["message"] and "#" in row["message"]
+    assert "enable" not in device.sent
+
+
+def test_a_backup_needs_level_15(probe: ModuleType, tmp_path: Path) -> None:
+    device = RecordedDevice(IOS, level=7)
+    (row,) = probe._measure(device, probe_params("backup", tmp_path))["measurements"]
+    assert "privilege level 7" in row["error"]
+    assert "show running-config" not in device.sent
