@@ -575,8 +575,16 @@ def probe(params: dict[str, Any]) -> dict[str, Any]:
             ]
         }
     except (NetmikoTimeoutException, OSError, EOFError) as exc:
+        address = f"{params['host']}:{params['port']}"
+        if "No existing session" in str(exc):
+            # netmiko's advice to raise conn_timeout hides what happened.
+            return {
+                "unreachable": True,
+                "msg": f"no SSH answer from {address} within {timeout} s (the TCP connection "
+                "opened, the SSH handshake did not follow)",
+            }
         reason = " ".join(str(exc).split())[:300]
-        return {"unreachable": True, "msg": f"{params['host']}:{params['port']}: {reason}"}
+        return {"unreachable": True, "msg": f"{address}: {reason}"}
     except Exception as exc:
         return {
             "measurements": [

@@ -186,3 +186,28 @@ def test_a_backup_needs_level_15(probe: ModuleType, tmp_path: Path) -> None:
     (row,) = probe._measure(device, probe_params("backup", tmp_path))["measurements"]
     assert "privilege level 7" in row["error"]
     assert "show running-config" not in device.sent
+
+
+def test_a_peer_that_never_speaks_ssh_is_unreachable_with_a_plain_reason(
+    probe: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netmiko
+    from netmiko.exceptions import NetmikoTimeoutException
+
+    def silent(**_: Any) -> None:
+        # What netmiko 4 raises when the TCP connection opens and no SSH answer follows.
+        raise NetmikoTimeoutException(
+            "Paramiko: 'No existing session' error: try increasing 'conn_timeout' to 15 "
+            "seconds or larger."
+        )
+
+    monkeypatch.setattr(netmiko, "ConnectHandler", silent)
+    params = probe_params(
+        "inspect", tmp_path, host="127.0.99.8", port=2298, password="pw", device_type="cisco_ios"
+    )
+    result = probe.probe(params)
+    assert result == {
+        "unreachable": True,
+        "msg": "no SSH answer from 127.0.99.8:2298 within 5 s "
+        "(the TCP connection opened, the SSH handshake did not follow)",
+    }
