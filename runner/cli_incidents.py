@@ -321,7 +321,7 @@ def incident_report(obj: _Context, incident_id: int, analysis: bool, output: Pat
 def incident_notify(obj: _Context) -> None:
     """Flag clocks near or past their end, and send what the outbox holds (retries)."""
     from runner.incidents.lifecycle import check_clocks
-    from runner.incidents.notify import deliver, pending_messages
+    from runner.incidents.notify import deliver, pending_messages, shown_target
     from runner.store.db import utcnow
 
     policy = obj.policy()
@@ -336,7 +336,8 @@ def incident_notify(obj: _Context) -> None:
     )
     for message in left:
         console.print(
-            f"  #{message.incident_id} {message.event} {message.channel} {message.target}: "
+            f"  #{message.incident_id} {message.event} {message.channel} "
+            f"{shown_target(message)}: "
             f"{message.attempts} attempt(s), {message.last_error or 'not tried yet'}",
             highlight=False,
             soft_wrap=True,

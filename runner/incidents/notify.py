@@ -17,12 +17,13 @@ import urllib.request
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runner.incidents.clock import shown
-from runner.incidents.policy import Policy
+from runner.incidents.policy import Policy, redact_url
 from runner.store import Store
 from runner.store.db import as_utc, utcnow
 from runner.store.models import Incident, OutboxMessage
@@ -129,15 +130,51 @@ def _mail(message: OutboxMessage, policy: Policy) -> None:
 
 def _webhook(message: OutboxMessage, policy: Policy) -> None:
     data = json.dumps(message.payload).encode()
-    request = urllib.request.Request(
-        message.target, data=data, headers={"Content-Type": "application/json"}, method="POST"
-    )
+    headers = {"Content-Type": "application/json"}
+    name = policy.webhook_tokens.get(message.target)
+    if name:
+        token = os.environ.get(name, "")
+        if not token:
+            raise RuntimeError(f"the environment variable {name} (token_env) holds no token")
+        if not token.isprintable() or any(char.isspace() for char in token):
+            # http.client would refuse it quoting the value; say why without it.
+            raise RuntimeError(f"the token in {name} holds spaces or control characters")
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(message.target, data=data, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=policy.webhook_timeout) as response:
         if response.status >= 300:
             raise RuntimeError(f"HTTP {response.status}")
 
 
 SENDERS = {"mail": _mail, "webhook": _webhook}
+
+
+def shown_target(message: OutboxMessage) -> str:
+    """Where a message goes, fit for a log or a terminal: a webhook's secrets masked."""
+    return redact_url(message.target) if message.channel == "webhook" else message.target
+
+
+def _scrub(text: str, message: OutboxMessage, policy: Policy) -> str:
+    """An error text without the secrets the message's target or token could put in it.
+
+    The policy refuses secrets in URLs; rows an older policy queued may still hold some.
+    """
+    text = text.replace(message.target, shown_target(message))
+    if message.channel != "webhook":
+        return text
+    secrets = [os.environ.get(policy.webhook_tokens.get(message.target, ""), "")]
+    try:
+        parts = urlsplit(message.target)
+    except ValueError:
+        parts = None
+    if parts is not None:
+        secrets += [parts.username or "", parts.password or ""]
+        secrets += [value for _, _, value in (q.partition("=") for q in parts.query.split("&"))]
+    # Short values are no secrets worth the name, and masking them would garble the text.
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
 
 
 def deliver(store: Store, policy: Policy, now: datetime | None = None) -> tuple[int, int]:
@@ -162,13 +199,13 @@ def deliver(store: Store, policy: Policy, now: datetime | None = None) -> tuple[
         # Any fault of one message (a refused URL, a garbled answer, a bug) is that
         # message's failed attempt: it must not stop the messages behind it.
         except Exception as exc:
-            error = f"{exc.__class__.__name__}: {exc}"
+            error = _scrub(f"{exc.__class__.__name__}: {exc}", message, policy)
             log.warning(
                 "host %r, incident #%s: %s to %s failed (attempt %d), kept for retry: %s",
                 message.payload.get("incident", {}).get("host"),
                 message.incident_id,
                 message.channel,
-                message.target,
+                shown_target(message),
                 message.attempts + 1,
                 error,
             )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -40,6 +40,11 @@ MAX_DURATION = timedelta(days=366)
 
 #: A plain mail address: one @, no spaces, no display name or list separators.
 _ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+#: Words that, in a query parameter's name, mark a secret (``api_key``, ``sig``...).
+_SECRET_WORDS = ("token", "key", "secret", "pass", "pwd", "sig", "auth", "credential")
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 #: The longest a notifier may wait on one network operation, in seconds.
 MAX_TIMEOUT = 300.0
@@ -102,6 +107,8 @@ class Policy:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     smtp: Smtp = field(default_factory=Smtp)
+    #: Webhook URL -> the name of the environment variable holding its bearer token.
+    webhook_tokens: dict[str, str] = field(default_factory=dict)
     webhook_timeout: float = 5.0
     max_attempts: int = 10
 
@@ -120,6 +127,22 @@ class Policy:
                 fnmatch.fnmatchcase(check_id, pattern) for pattern in self.warn_opens
             )
         return status in self.open_on
+
+
+def redact_url(url: str) -> str:
+    """A URL fit to store in a message, log or show: credentials and query values masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unreadable URL)"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{name}=***" if sep else "***"
+        for name, sep, _ in (item.partition("=") for item in parts.query.split("&"))
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query if parts.query else "", ""))
 
 
 def _hours(hours: float) -> timedelta:
@@ -217,27 +240,64 @@ class _Reader:
             raise self.fail(where, value, "expected a list of strings")
         return tuple(value)
 
-    def webhooks(self, where: str, value: Any) -> tuple[str, ...]:
-        urls = self.strings(where, value)
-        for url in urls:
-            try:
-                parts = urlsplit(url)
-                _ = parts.port  # reading it is what checks the port
-            except ValueError:
-                parts = None
-            if (
-                parts is None
-                or parts.scheme not in ("http", "https")
-                or not parts.hostname
-                or any(char.isspace() or not char.isprintable() for char in url)
-            ):
+    def webhooks(self, where: str, value: Any) -> tuple[tuple[str, str | None], ...]:
+        """Webhooks: URLs, or mappings ``{url, token_env}``; each as (URL, token variable)."""
+        if value is None:
+            return ()
+        if isinstance(value, str | dict):
+            value = [value]
+        if not isinstance(value, list):
+            raise self.fail(where, value, "expected a list of URLs or {url, token_env} mappings")
+        found: list[tuple[str, str | None]] = []
+        for item in value:
+            if not isinstance(item, dict):
+                found.append((self.webhook_url(where, item), None))
+                continue
+            for key in item:
+                if key not in ("url", "token_env"):
+                    # The key only: its value may well be the secret.
+                    raise self.fail(f"{where}.{key}", key, "unknown field; expected url, token_env")
+            name = item.get("token_env")
+            if name is not None and (not isinstance(name, str) or not _ENV_NAME.fullmatch(name)):
                 raise self.fail(
-                    where,
-                    url,
-                    "expected an http:// or https:// URL with a host, like "
-                    "https://chat.example.com/hooks/ops",
+                    f"{where}.token_env",
+                    name,
+                    "expected the name of an environment variable, like OPSKEEPER_WEBHOOK_TOKEN",
                 )
-        return urls
+            found.append((self.webhook_url(f"{where}.url", item.get("url")), name))
+        return tuple(found)
+
+    def webhook_url(self, where: str, url: Any) -> str:
+        """An http(s) URL with a host and no secret in it; refusals show it redacted."""
+        if not isinstance(url, str):
+            raise self.fail(where, url, "expected the webhook's http:// or https:// URL")
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # reading it is what checks the port
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or any(char.isspace() or not char.isprintable() for char in url)
+        ):
+            raise self.fail(
+                where,
+                redact_url(url),
+                "expected an http:// or https:// URL with a host, like "
+                "https://chat.example.com/hooks/ops",
+            )
+        names = [item.partition("=")[0].lower() for item in parts.query.split("&")]
+        if "@" in parts.netloc or any(word in name for name in names for word in _SECRET_WORDS):
+            raise self.fail(
+                where,
+                redact_url(url),
+                "a secret in a URL is stored, logged and shown; take it out and name an "
+                "environment variable in token_env that holds it (sent as 'Authorization: "
+                "Bearer ...')",
+            )
+        return url
 
     def addresses(self, where: str, value: Any) -> tuple[str, ...]:
         found = self.strings(where, value)
@@ -306,6 +366,7 @@ def parse(data: Any, path: Path) -> Policy:
             )
 
     severities = dict(base.severities)
+    tokens: dict[str, str] = {}
     for name, raw in r.mapping("severities", data.get("severities")).items():
         r.severity(f"severities.{name}", name)
         spec = r.mapping(f"severities.{name}", raw)
@@ -321,6 +382,16 @@ def parse(data: Any, path: Path) -> Policy:
         if not isinstance(hours, bool):
             raise r.fail(f"severities.{name}.business_hours", hours, "expected true or false")
         notify = r.mapping(f"severities.{name}.notify", spec.get("notify"))
+        hooks = r.webhooks(f"severities.{name}.notify.webhook", notify.get("webhook"))
+        for url, token_env in hooks:
+            if token_env is None:
+                continue
+            if tokens.setdefault(url, token_env) != token_env:
+                raise r.fail(
+                    f"severities.{name}.notify.webhook.token_env",
+                    token_env,
+                    f"the same URL names {tokens[url]} elsewhere; give it one token_env",
+                )
         severities[name] = SeverityRule(
             values["respond"],
             values["restore"],
@@ -328,8 +399,7 @@ def parse(data: Any, path: Path) -> Policy:
             report=values["report"],
             business_hours=hours,
             mail=r.addresses(f"severities.{name}.notify.mail", notify.get("mail")) or old.mail,
-            webhook=r.webhooks(f"severities.{name}.notify.webhook", notify.get("webhook"))
-            or old.webhook,
+            webhook=tuple(url for url, _ in hooks) or old.webhook,
         )
 
     checks = dict(base.checks)
@@ -414,6 +484,7 @@ def parse(data: Any, path: Path) -> Policy:
         timezone=zone,
         business_hours=business,
         smtp=smtp,
+        webhook_tokens=tokens,
         webhook_timeout=r.number(
             "webhook_timeout", data.get("webhook_timeout", 5), 0.1, MAX_TIMEOUT
         ),

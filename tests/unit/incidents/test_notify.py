@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from runner.cli import main
 from runner.incidents import after_run
 from runner.incidents.notify import deliver, pending_messages
 from runner.incidents.policy import Policy, parse
@@ -47,12 +50,13 @@ def smtp() -> Iterator[tuple[_Inbox, int]]:
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[list[dict[str, Any]], str]]:
+    """A receiver that answers 204; each body it gets, with its headers under ``_headers``."""
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(json.loads(body))
+            received.append({**json.loads(body), "_headers": dict(self.headers)})
             self.send_response(204)
             self.end_headers()
 
@@ -282,3 +286,70 @@ def test_one_bad_message_blocks_nothing_behind_it(
     assert "BadStatusLine" in (rows[0].last_error or "")
     assert "ValueError" in (rows[2].last_error or "")
     assert "host 'web01', incident #1: webhook to" in caplog.text
+
+
+TOKEN = "tok-s3cret-42"
+
+
+def test_a_webhook_token_comes_from_the_environment_and_is_never_kept(
+    store: Store,
+    nightly: RunFactory,
+    webhook: tuple[list[dict[str, Any]], str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    received, url = webhook
+    dead = f"http://127.0.0.1:{_free_port()}/hook"
+    monkeypatch.setenv("OPS_HOOK_TOKEN", TOKEN)
+    hooks = [
+        {"url": url, "token_env": "OPS_HOOK_TOKEN"},
+        {"url": dead, "token_env": "OPS_HOOK_TOKEN"},
+    ]
+    path = tmp_path / "incident_policy.yml"
+    path.write_text(json.dumps({"severities": {"P2": {"notify": {"webhook": hooks}}}}))
+    policy = parse(json.loads(path.read_text()), path)
+
+    caplog.set_level(logging.DEBUG)
+    after_run(store, nightly([SERVICE_DOWN]), Path("inv"), policy=policy, now=NIGHT)
+    result = CliRunner().invoke(main, ["incident", "--policy", str(path), "notify"])
+
+    assert received[0]["event"] == "opened"
+    assert {posted["_headers"]["Authorization"] for posted in received} == {f"Bearer {TOKEN}"}
+    with store.session() as session:
+        rows = [
+            json.dumps(
+                [getattr(row, column.key) for column in OutboxMessage.__table__.columns],
+                default=str,
+            )
+            for row in session.scalars(select(OutboxMessage))
+        ]
+    assert len(rows) >= 2
+    assert "kept for retry" in caplog.text
+    assert result.exit_code == 0 and dead in result.output
+    assert TOKEN not in "".join(rows) + caplog.text + result.output
+
+
+def test_a_token_kept_in_an_old_outbox_row_is_never_shown(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    leaky = f"http://user:{TOKEN}@127.0.0.1:{_free_port()}/hook?channel=ops&token={TOKEN}"
+    with store.session() as session:
+        session.add(
+            OutboxMessage(
+                created_at=NIGHT,
+                incident_id=None,
+                channel="webhook",
+                target=leaky,
+                event="opened",
+                payload={"event": "opened", "incident": {"host": "web01"}},
+                attempts=0,
+            )
+        )
+    result = CliRunner().invoke(main, ["incident", "notify"])
+    assert result.exit_code == 0
+    assert "http://***@127.0.0.1:" in result.output
+    assert "/hook?channel=***&token=***" in result.output
+    with store.session() as session:
+        [error] = session.scalars(select(OutboxMessage.last_error)).all()
+    assert TOKEN not in result.output + caplog.text + (error or "")

@@ -161,3 +161,56 @@ def test_webhooks_and_addresses_are_checked_when_read(
         load_policy(path)
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://ops:hunter2@chat.example.com/hook", "'https://***@chat.example.com/hook'"),
+        ("https://chat.example.com/hook?room=ops&token=hunter2", "?room=***&token=***'"),
+        ("https://chat.example.com/hook?api_key=hunter2", "?api_key=***'"),
+        ("https://chat.example.com/hook?sig=hunter2", "?sig=***'"),
+    ],
+)
+def test_a_secret_in_a_webhook_url_is_refused_without_showing_it(
+    tmp_path: Path, url: str, shown: str
+) -> None:
+    path = tmp_path / "incident_policy.yml"
+    path.write_text(f"severities: {{P1: {{notify: {{webhook: ['{url}']}}}}}}\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: field 'severities.P1.notify.webhook' is ")
+    assert shown in text
+    assert "name an environment variable in token_env" in text
+    assert "hunter2" not in text
+
+
+def test_a_webhook_names_its_token_variable(tmp_path: Path) -> None:
+    path = tmp_path / "incident_policy.yml"
+    path.write_text(
+        "severities: {P1: {notify: {webhook: ['https://a.example.com/x?room=ops',\n"
+        "  {url: 'https://b.example.com/y', token_env: PAGER_TOKEN}]}}}\n"
+    )
+    policy = load_policy(path)
+    assert policy.severities["P1"].webhook == (
+        "https://a.example.com/x?room=ops",
+        "https://b.example.com/y",
+    )
+    assert policy.webhook_tokens == {"https://b.example.com/y": "PAGER_TOKEN"}
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("{url: 'https://b.example.com/y', token_env: 'my token'}", "is 'my token'; expected"),
+        ("{url: 'https://b.example.com/y', token: abc}", "is 'token'; unknown field"),
+        ("{token_env: PAGER_TOKEN}", "field 'severities.P1.notify.webhook.url' is None"),
+    ],
+)
+def test_a_bad_webhook_mapping_is_refused(tmp_path: Path, item: str, message: str) -> None:
+    path = tmp_path / "incident_policy.yml"
+    path.write_text(f"severities: {{P1: {{notify: {{webhook: [{item}]}}}}}}\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert message in str(caught.value)
