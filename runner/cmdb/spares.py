@@ -1,9 +1,11 @@
 """The spare parts store: receiving stock, issuing parts to assets, replacing failed parts.
 
 Each operation edits the CMDB files (stock in the spare's record, a ``parts`` entry on the
-asset), validates the whole CMDB with the edit before writing anything, writes the changed
-files atomically and leaves an :class:`~runner.store.models.AuditEntry`. A refused
-operation changes no file and writes no audit entry.
+asset), validates the whole CMDB with the edit before writing anything, and then changes
+the files and leaves an :class:`~runner.store.models.AuditEntry` together: the entry is
+inserted before the first file is renamed and committed after the last, so a store that
+cannot take it stops the change, and a commit that fails puts the files back. A refused
+or failed operation changes no file and writes no audit entry.
 
 ``replace`` with the asset's own serial as the old serial is a swap of the whole unit
 (a PC or a switch replaced under warranty): the asset's ``serial`` becomes the new one.
@@ -12,18 +14,24 @@ operation changes no file and writes no audit entry.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from runner.cmdb.audit import record_audit
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from runner import config
 from runner.cmdb.edit import Edit, RecordRef
 from runner.cmdb.load import Cmdb, CmdbInvalid, ValidAsset, ValidSpare, load_cmdb
 from runner.cmdb.source import shown_path
-from runner.errors import CmdbError
+from runner.errors import CmdbError, StoreError
 from runner.jobs import current_user
-from runner.store import Store
+from runner.store import Store, open_store
+from runner.store.db import utcnow
+from runner.store.models import AuditEntry
 
 log = logging.getLogger(__name__)
 
@@ -102,19 +110,79 @@ def _take(spare: ValidSpare, quantity: int) -> None:
         )
 
 
-def _commit(cmdb: Cmdb, edit: Edit, today: date, action: str) -> list[Path]:
-    """Validate the CMDB as it would be after ``edit``, then replace all changed files or
-    none (the stock and the asset's parts history may be in two files)."""
+def _open_store(store: Store | None) -> Store:
+    if store is not None:
+        return store
     try:
-        load_cmdb(cmdb.config_file, today=today, texts=edit.texts())
+        return open_store()
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open the store: {exc.filename}: {exc.strerror}; no CMDB file was changed: "
+            f"point {config.STATE_DIR_ENV} at a folder you can write to"
+        ) from exc
+    except StoreError as exc:
+        raise StoreError(f"{exc}; no CMDB file was changed") from exc
+
+
+@contextmanager
+def _pending_audit(
+    store: Store, action: str, asset: str | None, details: dict[str, Any]
+) -> Iterator[int]:
+    """An audit entry inserted at once and committed when the block ends without error.
+
+    On SQLite the insert takes the store's write lock, so a store that another process
+    holds locked fails here, before the block has changed any file.
+    """
+    entry = AuditEntry(
+        at=utcnow(), actor=current_user(), action=action, asset=asset, details=details
+    )
+    try:
+        with store.session() as session:
+            session.add(entry)
+            session.flush()
+            yield entry.id
+    except SQLAlchemyError as exc:
+        # The driver's own words ("database is locked"), without SQLAlchemy's SQL and links.
+        reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc).splitlines()[0]
+        raise StoreError(
+            f"cannot record the audit entry in the store "
+            f"{store.engine.url.render_as_string(hide_password=True)}: {reason}; no CMDB file "
+            "was changed; run the command again once the store is free and writable"
+        ) from exc
+    log.info("audit %d: %s by %s on %s", entry.id, action, entry.actor, asset or "-")
+
+
+def _commit(
+    cmdb: Cmdb,
+    edit: Edit,
+    today: date,
+    action: str,
+    asset: str | None,
+    details: dict[str, Any],
+    store: Store | None,
+) -> tuple[list[Path], int]:
+    """Validate the CMDB as it would be after ``edit``, then replace all changed files (the
+    stock and the asset's parts history may be in two) and record the audit entry, or do
+    neither. ``details`` gets the files; returns them and the audit entry's id."""
+    texts = edit.texts()
+    try:
+        load_cmdb(cmdb.config_file, today=today, texts=texts)
     except CmdbInvalid as exc:
         raise CmdbInvalid(
             exc.problems,
             prefix=f"{action} refused: the CMDB would not be valid after it; nothing was written:",
         ) from exc
+    details["files"] = [shown_path(path) for path in sorted(texts)]
+    opened = _open_store(store)
+
     with edit.staged() as staged:
-        staged.install()
-    return staged.paths
+        try:
+            with _pending_audit(opened, f"spares.{action}", asset, details) as audit_id:
+                staged.install()
+        except BaseException:
+            staged.restore()
+            raise
+    return staged.paths, audit_id
 
 
 def _stock_edit(edit: Edit, spare: ValidSpare, after: int) -> None:
@@ -144,18 +212,16 @@ def receive(
     before = spare.record.quantity
     edit = Edit()
     _stock_edit(edit, spare, before + quantity)
-    files = _commit(cmdb, edit, today, "receive")
 
     details: dict[str, Any] = {
         "part_number": part_number,
         "quantity": quantity,
         "stock_before": before,
         "stock_after": before + quantity,
-        "files": [shown_path(path) for path in files],
     }
     if note:
         details["note"] = note
-    audit_id = record_audit("spares.receive", None, details, store=store)
+    files, audit_id = _commit(cmdb, edit, today, "receive", None, details, store)
     log.info(
         "spare %r: received %d, stock %d -> %d", part_number, quantity, before, before + quantity
     )
@@ -193,17 +259,15 @@ def issue(
         entry["quantity"] = quantity
     entry.update(_optional(reason=reason, by=by or current_user()))
     edit.document(asset.entry.file).append_item(_asset_ref(asset), "parts", entry)
-    files = _commit(cmdb, edit, today, "issue")
 
     details: dict[str, Any] = {
         "part_number": part_number,
         "quantity": quantity,
         "stock_before": before,
         "stock_after": before - quantity,
-        "files": [shown_path(path) for path in files],
         **_optional(reason=reason),
     }
-    audit_id = record_audit("spares.issue", asset.record.name, details, store=store)
+    files, audit_id = _commit(cmdb, edit, today, "issue", asset.record.name, details, store)
     log.info("asset %r: issued %d of spare %r", asset.record.name, quantity, part_number)
     return StockChange(
         "issue", part_number, before, before - quantity, asset.record.name, files, audit_id, details
@@ -255,7 +319,6 @@ def replace(
     }
     entry.update(_optional(reason=reason, by=by or current_user()))
     document.append_item(_asset_ref(asset), "parts", entry)
-    files = _commit(cmdb, edit, today, "replace")
 
     details: dict[str, Any] = {
         "part_number": part_number,
@@ -264,10 +327,9 @@ def replace(
         "whole_unit": whole_unit,
         "stock_before": before,
         "stock_after": before - 1,
-        "files": [shown_path(path) for path in files],
         **_optional(reason=reason),
     }
-    audit_id = record_audit("spares.replace", asset.record.name, details, store=store)
+    files, audit_id = _commit(cmdb, edit, today, "replace", asset.record.name, details, store)
     log.info(
         "asset %r: replaced part %r, serial %s -> %s",
         asset.record.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -12,13 +13,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
+from runner import config
 from runner.cli_cmdb import cmdb as cmdb_group
 from runner.cli_cmdb import spares as spares_group
 from runner.cmdb import load_cmdb, relations, spares
-from runner.errors import CmdbError
-from runner.store import Store
+from runner.errors import CmdbError, StoreError
+from runner.store import Store, db
 from runner.store.db import as_utc, utcnow
 from runner.store.models import AuditEntry
 from tests.unit.cmdb.cmdb_support import EXAMPLE, TODAY
@@ -371,12 +374,81 @@ def test_an_empty_flow_list_of_parts_becomes_a_block_list(base: Path, store: Sto
     ]
 
 
+@pytest.fixture
+def impatient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores opened from here on give up on a lock after 0.2 s instead of 10 s."""
+    original = db._sqlite_pragmas
+
+    def pragmas(dbapi_conn: Any, record: Any) -> None:
+        original(dbapi_conn, record)
+        dbapi_conn.execute("PRAGMA busy_timeout=200")
+
+    monkeypatch.setattr(db, "_sqlite_pragmas", pragmas)
+
+
 def _one_error_line(result: Result) -> str:
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     [line] = result.stderr.splitlines()
     assert line.startswith("error: ")
     return line
+
+
+def test_a_locked_store_stops_the_change_before_any_file(
+    example: Path, store: Store, state: Path, impatient: None
+) -> None:
+    before = _snapshot(example)
+    holder = sqlite3.connect(state / "opskeeper.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        result = CliRunner().invoke(
+            spares_group, ["receive", "SFP-10G-SR", "1", "-i", str(example)]
+        )
+    finally:
+        holder.close()
+
+    line = _one_error_line(result)
+    assert "database is locked" in line
+    assert line.endswith(
+        "no CMDB file was changed; run the command again once the store is free and writable"
+    )
+    assert _snapshot(example) == before
+    assert _audit(store) == []
+
+
+def test_a_state_folder_that_is_a_file_stops_the_change(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "state-file"
+    not_a_folder.write_text("", encoding="utf-8")
+    monkeypatch.setenv(config.STATE_DIR_ENV, str(not_a_folder))
+    before = _snapshot(example)
+
+    result = CliRunner().invoke(spares_group, ["receive", "SFP-10G-SR", "1", "-i", str(example)])
+
+    line = _one_error_line(result)
+    assert f"cannot open the store: {not_a_folder}: File exists;" in line
+    assert "no CMDB file was changed" in line
+    assert _snapshot(example) == before
+
+
+def test_a_failed_audit_commit_puts_both_files_back(example: Path, store: Store) -> None:
+    before = _snapshot(example)
+
+    def refuse(_session: Any) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(store.sessions, "before_commit", refuse)
+    try:
+        with pytest.raises(StoreError) as raised:
+            spares.replace(example, "hv01", "PSU-R740-750W", "A1", "B1", today=TODAY, store=store)
+    finally:
+        event.remove(store.sessions, "before_commit", refuse)
+
+    assert "disk I/O error" in str(raised.value)
+    assert "no CMDB file was changed" in str(raised.value)
+    assert _snapshot(example) == before
+    assert _audit(store) == []
 
 
 def test_a_failed_second_rename_leaves_the_cmdb_as_it_was(
