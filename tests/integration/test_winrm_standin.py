@@ -1,11 +1,13 @@
 """WinRM transport against a WS-Management STAND-IN (tests/standins/winrm_server.py), not Windows.
 
 No Windows host can run here. The stand-in speaks the SOAP of the Windows remote shell over
-HTTP with basic authentication and answers with canned output, so these tests cover:
-pywinrm 0.5's shell life cycle (Create, Command, Receive, Signal, Delete), rejected
-credentials, Ansible's winrm connection plugin with ``raw`` and with a module (the stand-in
-returns the module's recorded result; no PowerShell runs), and role inspect_windows end to
-end through playbooks/inspect.yml with recorded probe and Windows Update results.
+HTTP, with basic authentication or with NTLM and WinRM message encryption (pyspnego's NTLM
+acceptor, not Windows' own), and answers with canned output, so these tests cover: pywinrm
+0.5's shell life cycle (Create, Command, Receive, Signal, Delete) with both, rejected
+credentials with both, Ansible's winrm connection plugin with ``raw`` and with a module over
+both (the stand-in returns the module's recorded result; no PowerShell runs), and role
+inspect_windows end to end through playbooks/inspect.yml with recorded probe and Windows
+Update results.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from tests.standins.winrm_server import WinRMStandIn
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "unit" / "windows" / "data"
 USER, PASSWORD = "opskeeper", "stand-in-password"
+NTLM_USER = f"CORP\\{USER}"
+ENCRYPTED = (
+    'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted"'
+    ';boundary="Encrypted Boundary"'
+)
 IPCONFIG = (
     "\r\nWindows IP Configuration\r\n\r\n   Host Name . . . . . . . . . . . . : PC-0101\r\n"
     "   Primary Dns Suffix  . . . . . . . : corp.example\r\n"
@@ -39,7 +46,14 @@ def module_result(name: str) -> Any:
 
 
 @pytest.fixture
-def standin() -> Iterator[WinRMStandIn]:
+def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WinRMStandIn]:
+    # pyspnego's NTLM acceptor reads the accounts it accepts only from this file.
+    users = tmp_path / "standin" / "ntlm-users"
+    users.parent.mkdir()
+    users.write_text(f"CORP:{USER}:{PASSWORD}\n")
+    users.chmod(0o600)
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+
     modules = {
         "ansible.windows.win_powershell": module_result("probe_faults.json"),
         # What win_updates' module says to its action plugin: "start", then one "poll".
@@ -93,16 +107,52 @@ def test_wrong_credentials_are_a_clear_auth_error(standin: WinRMStandIn) -> None
     assert standin.requests == [("unauthorized", "")]
 
 
-def write_inventory(tmp_path: Path, standin: WinRMStandIn, password: str) -> Path:
+def test_pywinrm_runs_a_command_over_ntlm_with_message_encryption(standin: WinRMStandIn) -> None:
+    session = winrm.Session(standin.endpoint, auth=(NTLM_USER, PASSWORD), transport="ntlm")
+
+    result = session.run_cmd("ipconfig", ["/all"])
+
+    assert (result.status_code, result.std_out, result.std_err) == (0, IPCONFIG.encode(), b"")
+    shell = standin.requests[3][1]
+    assert standin.requests == [
+        ("unauthorized", ""),
+        ("challenge", ""),
+        ("create", ""),
+        ("command", shell),
+        ("receive", shell),
+        ("signal", shell),
+        ("delete", shell),
+    ]
+    assert standin.ntlm_users == [NTLM_USER]
+    # Every envelope went sealed: the stand-in only unseals what arrives encrypted.
+    assert standin.content_types == [ENCRYPTED] * 5
+
+
+def test_wrong_ntlm_password_is_a_clear_auth_error(standin: WinRMStandIn) -> None:
+    session = winrm.Session(standin.endpoint, auth=(NTLM_USER, "wrong"), transport="ntlm")
+
+    with pytest.raises(InvalidCredentialsError, match="credentials were rejected"):
+        session.run_cmd("ipconfig", ["/all"])
+    assert standin.requests == [("unauthorized", ""), ("challenge", ""), ("unauthorized", "")]
+    assert standin.ntlm_users == []
+    assert standin.content_types == []
+
+
+def write_inventory(
+    tmp_path: Path, standin: WinRMStandIn, password: str, transport: str = "basic"
+) -> Path:
+    """An inventory with pc-0102 behind the stand-in, over basic or NTLM authentication."""
     inventory = tmp_path / "hosts.yml"
     host = {
         "ansible_host": "127.0.0.1",
         "ansible_port": standin.port,
         "ansible_connection": "ansible.builtin.winrm",
-        "ansible_winrm_transport": "basic",
+        "ansible_winrm_transport": transport,
         "ansible_winrm_scheme": "http",
-        "ansible_user": USER,
+        "ansible_user": NTLM_USER if transport == "ntlm" else USER,
         "ansible_password": password,
+        # What docs/WINDOWS.md tells real inventories: auto, which encrypts over HTTP.
+        **({"ansible_winrm_message_encryption": "auto"} if transport == "ntlm" else {}),
         "inspect_windows_required_services": ["Spooler", "WinDefend"],
         "inspect_windows_admins_expected": ["Administrator", "CORP\\Domain Admins"],
     }
@@ -122,6 +172,7 @@ def ansible_env(tmp_path: Path) -> dict[str, str]:
     )
 
 
+@pytest.mark.parametrize("transport", ["basic", "ntlm"])
 @pytest.mark.parametrize(
     ("module", "argument", "output"),
     [
@@ -130,9 +181,14 @@ def ansible_env(tmp_path: Path) -> dict[str, str]:
     ],
 )
 def test_ansible_reaches_the_standin_over_winrm(
-    standin: WinRMStandIn, tmp_path: Path, module: str, argument: str, output: str
+    standin: WinRMStandIn,
+    tmp_path: Path,
+    module: str,
+    argument: str,
+    output: str,
+    transport: str,
 ) -> None:
-    inventory = write_inventory(tmp_path, standin, PASSWORD)
+    inventory = write_inventory(tmp_path, standin, PASSWORD, transport)
 
     run = subprocess.run(
         [
@@ -156,6 +212,12 @@ def test_ansible_reaches_the_standin_over_winrm(
     assert run.returncode == 0, run.stdout + run.stderr
     assert output in run.stdout
     assert ("delete", standin.requests[-1][1]) == standin.requests[-1]
+    if transport == "ntlm":
+        # auto encrypts over HTTP: nothing reached the stand-in in clear.
+        assert standin.ntlm_users and set(standin.ntlm_users) == {NTLM_USER}
+        assert set(standin.content_types) == {ENCRYPTED}
+    else:
+        assert set(standin.content_types) == {"application/soap+xml;charset=UTF-8"}
 
 
 def run_inspect(tmp_path: Path, inventory: Path, *extra: str) -> dict[str, dict[str, Any]]:
@@ -186,11 +248,13 @@ def run_inspect(tmp_path: Path, inventory: Path, *extra: str) -> dict[str, dict[
     return rows
 
 
-@pytest.mark.parametrize("check_mode", [False, True])
+@pytest.mark.parametrize(
+    ("check_mode", "transport"), [(False, "basic"), (True, "basic"), (False, "ntlm")]
+)
 def test_role_judges_recorded_results_through_winrm(
-    standin: WinRMStandIn, tmp_path: Path, check_mode: bool
+    standin: WinRMStandIn, tmp_path: Path, check_mode: bool, transport: str
 ) -> None:
-    inventory = write_inventory(tmp_path, standin, PASSWORD)
+    inventory = write_inventory(tmp_path, standin, PASSWORD, transport)
 
     rows = run_inspect(tmp_path, inventory, *(["--check"] if check_mode else []))
 
@@ -213,18 +277,23 @@ def test_role_judges_recorded_results_through_winrm(
     # The probe once, then win_updates (its action plugin starts, polls and ends its task).
     assert standin.module_runs[0] == "ansible.windows.win_powershell"
     assert set(standin.module_runs[1:]) == {"ansible.windows.win_updates"}
+    if transport == "ntlm":
+        assert set(standin.content_types) == {ENCRYPTED}
 
 
+@pytest.mark.parametrize("transport", ["basic", "ntlm"])
 def test_role_turns_rejected_credentials_into_an_error_row(
-    standin: WinRMStandIn, tmp_path: Path
+    standin: WinRMStandIn, tmp_path: Path, transport: str
 ) -> None:
-    inventory = write_inventory(tmp_path, standin, "wrong-password")
+    inventory = write_inventory(tmp_path, standin, "wrong-password", transport)
 
     rows = run_inspect(tmp_path, inventory)
 
     assert list(rows) == ["windows.probe host"]
     assert rows["windows.probe host"]["status"] == "error"
-    assert "credentials were rejected" in rows["windows.probe host"]["message"]
+    assert rows["windows.probe host"]["message"].endswith(
+        f"{transport}: the specified credentials were rejected by the server"
+    )
     assert "command" not in [kind for kind, _ in standin.requests]
 
 

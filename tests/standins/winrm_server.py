@@ -1,10 +1,23 @@
 """A WS-Management stand-in: enough of a WinRM server for pywinrm 0.5 and Ansible's winrm plugin.
 
-This is NOT Windows and runs no command. It is a small HTTP server on 127.0.0.1 that speaks
-the WS-Management SOAP messages of the Windows remote shell (Create a shell, Command, Send,
-Receive, Signal, Delete) with HTTP basic authentication, and answers every command with
-canned output. Tests use it to exercise the transport: pywinrm's envelopes, Ansible's
-winrm connection plugin, credentials that are rejected.
+This is NOT Windows and runs no command. It is a small HTTP/1.1 server on 127.0.0.1 that
+speaks the WS-Management SOAP messages of the Windows remote shell (Create a shell, Command,
+Send, Receive, Signal, Delete) and answers every command with canned output. Tests use it to
+exercise the transport: pywinrm's envelopes, Ansible's winrm connection plugin, credentials
+that are rejected.
+
+Authentication:
+
+* HTTP basic, checked against ``username`` and ``password``.
+* NTLM, under the ``Negotiate`` or ``NTLM`` scheme, accepted by pyspnego's own NTLM acceptor.
+  That acceptor takes its accounts only from the file named by the environment variable
+  ``NTLM_USER_FILE`` (lines ``DOMAIN:USER:PASSWORD``), so whoever starts the stand-in writes
+  that file and sets the variable; ``username``/``password`` are not used for NTLM. NTLM
+  authenticates the connection, not a request: the security context lives with the
+  keep-alive connection, and later requests on it carry no ``Authorization`` header.
+* WinRM message encryption over such a connection (MS-WSMV 2.2.9.1.1): a
+  ``multipart/encrypted; protocol="application/HTTP-SPNEGO-session-encrypted"`` body is
+  unsealed with the connection's context and the reply is sealed the same way.
 
 What it answers:
 
@@ -27,6 +40,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import struct
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -34,6 +48,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from xml.sax.saxutils import escape
+
+import spnego
+from spnego.exceptions import SpnegoError
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -52,6 +69,14 @@ ACTIONS = {
     f"{SHELL}/Signal": "signal",
 }
 ENCODED = re.compile(r"-EncodedCommand\s+(\S+)", re.IGNORECASE)
+SOAP = "application/soap+xml;charset=UTF-8"
+SESSION_ENCRYPTED = b"application/HTTP-SPNEGO-session-encrypted"
+ENCRYPTED = (
+    f'multipart/encrypted;protocol="{SESSION_ENCRYPTED.decode()}";boundary="Encrypted Boundary"'
+)
+BOUNDARY = b"--Encrypted Boundary"
+OCTETS = b"\tContent-Type: application/octet-stream\r\n"
+ORIGINAL_LENGTH = re.compile(rb"OriginalContent: type=[^\r\n]*Length=(\d+)\r\n")
 
 Canned = tuple[str, str, int]
 
@@ -88,8 +113,13 @@ class WinRMStandIn:
             for name, result in (modules or {}).items()
         }
         self.shells: dict[str, Shell] = {}
-        #: Every request as (action, ShellId or ""), in order; 401s as ("unauthorized", "").
+        #: Every request as (action, ShellId or ""), in order; a 401 that refuses as
+        #: ("unauthorized", ""), one that carries an NTLM challenge as ("challenge", "").
         self.requests: list[tuple[str, str]] = []
+        #: The Content-Type of every request that had a body, in order.
+        self.content_types: list[str] = []
+        #: The user (DOMAIN\\user) of every connection NTLM authenticated.
+        self.ntlm_users: list[str] = []
         #: Every command line run, after decoding -EncodedCommand.
         self.command_lines: list[str] = []
         #: The module name each answered module execution matched ("" when none matched).
@@ -115,14 +145,16 @@ class WinRMStandIn:
         self.server.server_close()
         self.thread.join(timeout=5)
 
-    def authorized(self, header: str | None) -> bool:
-        if not header or not header.startswith("Basic "):
-            return False
+    def basic_authorized(self, token: str) -> bool:
         try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            user, _, password = base64.b64decode(token).decode().partition(":")
         except ValueError:
             return False
         return user == self.username and password == self.password
+
+    def record(self, kind: str) -> None:
+        with self.lock:
+            self.requests.append((kind, ""))
 
     def answer(self, line: str, stdin: bytes) -> Canned:
         """The canned (stdout, stderr, exit code) for a command line and its input."""
@@ -209,26 +241,100 @@ class WinRMStandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps the connection open, which NTLM needs: the context set up by the
+            # handshake is the connection's and authenticates every later request on it.
+            protocol_version = "HTTP/1.1"
+            # An idle client that never closes must not pin a handler thread for ever.
+            timeout = 30
+
+            def setup(self) -> None:
+                super().setup()
+                self.ntlm: spnego.ContextProxy | None = None
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 if self.path != "/wsman":
                     self.reply(404, b"", "text/plain")
                     return
-                if not standin.authorized(self.headers.get("Authorization")):
+                if not self.authenticate():
+                    return
+
+                content_type = self.headers.get("Content-Type", "")
+                if body:
                     with standin.lock:
-                        standin.requests.append(("unauthorized", ""))
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="WSMAN"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                        standin.content_types.append(content_type)
+                encrypted = content_type.startswith("multipart/encrypted")
+                if encrypted:
+                    if self.ntlm is None:
+                        self.reply(400, b"encryption needs an NTLM connection", "text/plain")
+                        return
+                    try:
+                        body = unseal(self.ntlm, body)
+                    except (ValueError, SpnegoError) as exc:
+                        self.reply(400, str(exc).encode(), "text/plain")
+                        return
+
+                # pywinrm posts an empty body to set up the context before it encrypts.
+                if not body:
+                    self.reply(200, b"", SOAP)
                     return
                 try:
-                    answer = standin.handle(body)
+                    code, answer = 200, standin.handle(body)
                 except (ValueError, KeyError, ET.ParseError) as exc:
-                    self.reply(500, fault(str(exc)), "application/soap+xml;charset=UTF-8")
-                    return
-                self.reply(200, answer, "application/soap+xml;charset=UTF-8")
+                    code, answer = 500, fault(str(exc))
+                if encrypted and self.ntlm is not None:
+                    self.reply(code, seal(self.ntlm, answer), ENCRYPTED)
+                else:
+                    self.reply(code, answer, SOAP)
+
+            def authenticate(self) -> bool:
+                """Whether the request may go on; when not, the 401 has been sent."""
+                scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+                if not scheme:
+                    if self.ntlm is not None and self.ntlm.complete:
+                        return True
+                    return self.refuse()
+                if scheme.lower() == "basic":
+                    return standin.basic_authorized(token) or self.refuse()
+                if scheme.lower() not in ("negotiate", "ntlm"):
+                    return self.refuse()
+
+                # A Negotiate message starts a new handshake, even on an authenticated connection.
+                if self.ntlm is None or self.ntlm.complete:
+                    try:
+                        self.ntlm = spnego.server(
+                            protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm
+                        )
+                    except SpnegoError as exc:
+                        # No NTLM_USER_FILE: a fault of the test's setup, not a bad login.
+                        self.reply(500, str(exc).encode(), "text/plain")
+                        return False
+                try:
+                    answer = self.ntlm.step(base64.b64decode(token))
+                except (ValueError, SpnegoError):
+                    self.ntlm = None
+                    return self.refuse()
+                if not self.ntlm.complete:
+                    standin.record("challenge")
+                    challenge = base64.b64encode(answer or b"").decode()
+                    self.unauthorized([f"{scheme} {challenge}"])
+                    return False
+                with standin.lock:
+                    standin.ntlm_users.append(self.ntlm.client_principal or "")
+                return True
+
+            def refuse(self) -> bool:
+                standin.record("unauthorized")
+                self.unauthorized(["Negotiate", 'Basic realm="WSMAN"'])
+                return False
+
+            def unauthorized(self, challenges: list[str]) -> None:
+                self.send_response(401)
+                for challenge in challenges:
+                    self.send_header("WWW-Authenticate", challenge)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def reply(self, code: int, payload: bytes, content_type: str) -> None:
                 self.send_response(code)
@@ -241,6 +347,48 @@ class WinRMStandIn:
                 return
 
         return Handler
+
+
+def unseal(context: spnego.ContextProxy, body: bytes) -> bytes:
+    """The SOAP envelope inside an encrypted body, as pywinrm's winrm/encryption.py frames it.
+
+    One part for NTLM: a header naming the original length, then the signature's length
+    (4 bytes, little-endian), the signature and the sealed envelope. RC4 sealing keeps the
+    length, so the sealed bytes are cut by that length rather than by searching for the
+    boundary, which the ciphertext may happen to contain.
+    """
+    head, found, payload = body.partition(OCTETS)
+    match = ORIGINAL_LENGTH.search(head)
+    if not found or not match or len(payload) < 4:
+        raise ValueError("not a multipart/encrypted body as WinRM frames it")
+    length = int(match.group(1))
+    (signature_length,) = struct.unpack("<i", payload[:4])
+    signature = payload[4 : 4 + signature_length]
+    sealed = payload[4 + signature_length : 4 + signature_length + length]
+    if payload[4 + signature_length + length :] != BOUNDARY + b"--\r\n":
+        raise ValueError(f"the encrypted body does not end after the {length} bytes it names")
+    return context.unwrap_winrm(signature, sealed)
+
+
+def seal(context: spnego.ContextProxy, message: bytes) -> bytes:
+    """An encrypted body for ``message``, framed as pywinrm parses it."""
+    wrapped = context.wrap_winrm(message)
+    return (
+        BOUNDARY
+        + b"\r\n\tContent-Type: "
+        + SESSION_ENCRYPTED
+        + b"\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+        + str(len(message)).encode()
+        + b"\r\n"
+        + BOUNDARY
+        + b"\r\n"
+        + OCTETS
+        + struct.pack("<i", len(wrapped.header))
+        + wrapped.header
+        + wrapped.data
+        + BOUNDARY
+        + b"--\r\n"
+    )
 
 
 def command_line(body: ET.Element) -> str:
