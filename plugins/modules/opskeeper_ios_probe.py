@@ -16,9 +16,9 @@ DOCUMENTATION = r"""
 module: opskeeper_ios_probe
 short_description: Measure a Cisco IOS device over SSH with netmiko, from the controller
 description:
-  - Runs on the controller (C(connection: local) or C(delegate_to: localhost)) and opens one
+  - Runs on the controller (C(connection=local) or C(delegate_to=localhost)) and opens one
     netmiko C(cisco_ios) session to the device at O(host).
-  - In O(mode=inspect) it returns C(measurements) for the check contract (opskeeper_check):
+  - In O(mode=inspect) it returns C(measurements) for the check contract (opskeeper_check),
     C(net.login), C(net.version), C(net.interface.uplink) (one per O(uplinks) port),
     C(net.vlan.present), C(net.config.unsaved) and C(net.config.drift).
     C(show version) and C(show vlan brief) are parsed with TextFSM through ntc-templates.

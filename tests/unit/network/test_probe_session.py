@@ -211,3 +211,13 @@ def test_a_peer_that_never_speaks_ssh_is_unreachable_with_a_plain_reason(
         "msg": "no SSH answer from 127.0.99.8:2298 within 5 s "
         "(the TCP connection opened, the SSH handshake did not follow)",
     }
+
+
+def test_the_module_documentation_parses(probe: ModuleType) -> None:
+    import yaml
+
+    doc = yaml.safe_load(probe.DOCUMENTATION)
+    assert doc["module"] == "opskeeper_ios_probe"
+    assert "enable_secret" in doc["options"]
+    assert "measurements" in yaml.safe_load(probe.RETURN)
+    assert "device" in yaml.safe_load(probe.EXAMPLES)[0]["opskeeper_ios_probe"]
