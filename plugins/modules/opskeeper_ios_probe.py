@@ -437,7 +437,7 @@ def privilege_level(conn: Any, timeout: int) -> tuple[int | None, str | None]:
 def session_privilege(conn: Any, secret: str, timeout: int) -> Privilege:
     """The session's privilege, after ``enable`` with ``secret`` when it lacked level 15.
 
-    The one way into privileged mode for every mode of the probe.
+    The one way into privileged mode, for the inspection and the backup alike.
     """
     level, unread = privilege_level(conn, timeout)
     if _is_full(conn, level):
