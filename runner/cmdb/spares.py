@@ -13,7 +13,10 @@ or failed operation changes no file and writes no audit entry.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from runner import config
 from runner.cmdb.edit import Edit, RecordRef
-from runner.cmdb.load import Cmdb, CmdbInvalid, ValidAsset, ValidSpare, load_cmdb
+from runner.cmdb.load import Cmdb, CmdbInvalid, ValidAsset, ValidSpare, find_config, load_cmdb
 from runner.cmdb.source import shown_path
 from runner.errors import CmdbError, StoreError
 from runner.jobs import current_user
@@ -48,6 +51,51 @@ class StockChange:
     files: list[Path]
     audit_id: int
     details: dict[str, Any] = field(default_factory=dict)
+
+
+#: How long a spares command waits while another one changes the same CMDB.
+LOCK_WAIT_SECONDS = 30.0
+
+
+@contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """Hold the CMDB locked from reading the stock to writing it back, so that spares
+    commands on one CMDB take turns instead of each writing its own stock + 1.
+
+    The lock is flock(2) on the CMDB folder itself: no lock file to keep out of git, the
+    same lock whichever state folder a command uses, and the kernel drops it when the
+    process ends, however it ends.
+    """
+    folder = find_config(root).resolve().parent
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise CmdbError(
+            f"{shown_path(folder)}: cannot open the CMDB folder to lock it: {exc.strerror}; "
+            "make it readable and run again"
+        ) from exc
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CmdbError(
+                        f"{shown_path(folder)}: another spares command has been changing this "
+                        f"CMDB for {LOCK_WAIT_SECONDS:g} s; nothing was changed: run again when "
+                        "it is done"
+                    ) from None
+                time.sleep(0.05)
+            except OSError as exc:
+                raise CmdbError(
+                    f"{shown_path(folder)}: cannot lock the CMDB folder: {exc.strerror}; "
+                    "nothing was changed: keep the CMDB on a local file system"
+                ) from exc
+        yield
+    finally:
+        os.close(fd)
 
 
 def _load(root: Path, today: date) -> Cmdb:
@@ -207,21 +255,22 @@ def receive(
     """Add ``quantity`` parts to the stock of ``part_number``."""
     today = today or date.today()
     _quantity(quantity)
-    cmdb = _load(root, today)
-    spare = _spare(cmdb, part_number)
-    before = spare.record.quantity
-    edit = Edit()
-    _stock_edit(edit, spare, before + quantity)
+    with _exclusive(root):
+        cmdb = _load(root, today)
+        spare = _spare(cmdb, part_number)
+        before = spare.record.quantity
+        edit = Edit()
+        _stock_edit(edit, spare, before + quantity)
 
-    details: dict[str, Any] = {
-        "part_number": part_number,
-        "quantity": quantity,
-        "stock_before": before,
-        "stock_after": before + quantity,
-    }
-    if note:
-        details["note"] = note
-    files, audit_id = _commit(cmdb, edit, today, "receive", None, details, store)
+        details: dict[str, Any] = {
+            "part_number": part_number,
+            "quantity": quantity,
+            "stock_before": before,
+            "stock_after": before + quantity,
+        }
+        if note:
+            details["note"] = note
+        files, audit_id = _commit(cmdb, edit, today, "receive", None, details, store)
     log.info(
         "spare %r: received %d, stock %d -> %d", part_number, quantity, before, before + quantity
     )
@@ -244,30 +293,31 @@ def issue(
     """Take ``quantity`` parts from stock for an asset and record them on the asset."""
     today = today or date.today()
     _quantity(quantity)
-    cmdb = _load(root, today)
-    spare = _spare(cmdb, part_number)
-    asset = cmdb.require(asset_key)
-    _usable(asset)
-    _compatible(spare, asset)
-    _take(spare, quantity)
+    with _exclusive(root):
+        cmdb = _load(root, today)
+        spare = _spare(cmdb, part_number)
+        asset = cmdb.require(asset_key)
+        _usable(asset)
+        _compatible(spare, asset)
+        _take(spare, quantity)
 
-    before = spare.record.quantity
-    edit = Edit()
-    _stock_edit(edit, spare, before - quantity)
-    entry: dict[str, Any] = {"date": today, "part": part_number, "action": "issue"}
-    if quantity != 1:
-        entry["quantity"] = quantity
-    entry.update(_optional(reason=reason, by=by or current_user()))
-    edit.document(asset.entry.file).append_item(_asset_ref(asset), "parts", entry)
+        before = spare.record.quantity
+        edit = Edit()
+        _stock_edit(edit, spare, before - quantity)
+        entry: dict[str, Any] = {"date": today, "part": part_number, "action": "issue"}
+        if quantity != 1:
+            entry["quantity"] = quantity
+        entry.update(_optional(reason=reason, by=by or current_user()))
+        edit.document(asset.entry.file).append_item(_asset_ref(asset), "parts", entry)
 
-    details: dict[str, Any] = {
-        "part_number": part_number,
-        "quantity": quantity,
-        "stock_before": before,
-        "stock_after": before - quantity,
-        **_optional(reason=reason),
-    }
-    files, audit_id = _commit(cmdb, edit, today, "issue", asset.record.name, details, store)
+        details: dict[str, Any] = {
+            "part_number": part_number,
+            "quantity": quantity,
+            "stock_before": before,
+            "stock_after": before - quantity,
+            **_optional(reason=reason),
+        }
+        files, audit_id = _commit(cmdb, edit, today, "issue", asset.record.name, details, store)
     log.info("asset %r: issued %d of spare %r", asset.record.name, quantity, part_number)
     return StockChange(
         "issue", part_number, before, before - quantity, asset.record.name, files, audit_id, details
@@ -296,40 +346,41 @@ def replace(
             f"the old and the new serial are both {old_serial!r}; give the serial of the part "
             "taken out and of the part put in"
         )
-    cmdb = _load(root, today)
-    spare = _spare(cmdb, part_number)
-    asset = cmdb.require(asset_key)
-    _usable(asset)
-    _compatible(spare, asset)
-    _take(spare, 1)
+    with _exclusive(root):
+        cmdb = _load(root, today)
+        spare = _spare(cmdb, part_number)
+        asset = cmdb.require(asset_key)
+        _usable(asset)
+        _compatible(spare, asset)
+        _take(spare, 1)
 
-    before = spare.record.quantity
-    edit = Edit()
-    _stock_edit(edit, spare, before - 1)
-    document = edit.document(asset.entry.file)
-    whole_unit = asset.record.serial is not None and asset.record.serial == old_serial
-    if whole_unit:
-        document.set_value(_asset_ref(asset), "serial", new_serial)
-    entry: dict[str, Any] = {
-        "date": today,
-        "part": part_number,
-        "action": "replace",
-        "old_serial": old_serial,
-        "new_serial": new_serial,
-    }
-    entry.update(_optional(reason=reason, by=by or current_user()))
-    document.append_item(_asset_ref(asset), "parts", entry)
+        before = spare.record.quantity
+        edit = Edit()
+        _stock_edit(edit, spare, before - 1)
+        document = edit.document(asset.entry.file)
+        whole_unit = asset.record.serial is not None and asset.record.serial == old_serial
+        if whole_unit:
+            document.set_value(_asset_ref(asset), "serial", new_serial)
+        entry: dict[str, Any] = {
+            "date": today,
+            "part": part_number,
+            "action": "replace",
+            "old_serial": old_serial,
+            "new_serial": new_serial,
+        }
+        entry.update(_optional(reason=reason, by=by or current_user()))
+        document.append_item(_asset_ref(asset), "parts", entry)
 
-    details: dict[str, Any] = {
-        "part_number": part_number,
-        "old_serial": old_serial,
-        "new_serial": new_serial,
-        "whole_unit": whole_unit,
-        "stock_before": before,
-        "stock_after": before - 1,
-        **_optional(reason=reason),
-    }
-    files, audit_id = _commit(cmdb, edit, today, "replace", asset.record.name, details, store)
+        details: dict[str, Any] = {
+            "part_number": part_number,
+            "old_serial": old_serial,
+            "new_serial": new_serial,
+            "whole_unit": whole_unit,
+            "stock_before": before,
+            "stock_after": before - 1,
+            **_optional(reason=reason),
+        }
+        files, audit_id = _commit(cmdb, edit, today, "replace", asset.record.name, details, store)
     log.info(
         "asset %r: replaced part %r, serial %s -> %s",
         asset.record.name,

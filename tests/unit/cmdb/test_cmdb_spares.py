@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import fcntl
 import hashlib
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -473,6 +476,58 @@ def test_a_failed_second_rename_leaves_the_cmdb_as_it_was(
         "no CMDB file was changed: make the file and its folder writable and run again"
     )
     # Byte-identical, and no temporary or backup file left beside the CMDB files.
+    assert _snapshot(example) == before
+    assert _audit(store) == []
+
+
+def test_parallel_receives_lose_no_update(
+    example: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow_load(*args: Any, **kwargs: Any) -> Any:
+        # Widens the window between reading the stock and writing it back.
+        found = load_cmdb(*args, **kwargs)
+        time.sleep(0.05)
+        return found
+
+    monkeypatch.setattr("runner.cmdb.spares.load_cmdb", slow_load)
+    failures: list[BaseException] = []
+
+    def receive_one() -> None:
+        try:
+            spares.receive(example, "SFP-10G-SR", 1, today=TODAY, store=store)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=receive_one) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    stock = load_cmdb(example, today=TODAY).spare("SFP-10G-SR")
+    assert stock is not None and stock.record.quantity == 6
+    assert [entry.details["stock_after"] for entry in _audit(store)] == [2, 3, 4, 5, 6]
+
+
+def test_a_cmdb_locked_too_long_is_one_error_line(
+    example: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spares, "LOCK_WAIT_SECONDS", 0.2)
+    before = _snapshot(example)
+    holder = os.open(example, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        result = CliRunner().invoke(
+            spares_group, ["receive", "SFP-10G-SR", "1", "-i", str(example)]
+        )
+    finally:
+        os.close(holder)
+
+    assert _one_error_line(result) == (
+        f"error: {example}: another spares command has been changing this CMDB for 0.2 s; "
+        "nothing was changed: run again when it is done"
+    )
     assert _snapshot(example) == before
     assert _audit(store) == []
 
