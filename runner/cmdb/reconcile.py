@@ -18,9 +18,10 @@ How values are compared, so that noise is not drift: text without regard to case
 surrounding space; vendors without company suffixes ("Dell Inc." is "Dell"); an OS
 version as recorded may be a prefix ("12" matches "12.5"); memory within 5 % (the kernel
 reports less than what is installed); the management address must be one of the
-addresses found. Serial, vendor and model of VMs are not compared (the hypervisor makes
-them up). Nothing here changes the CMDB: :func:`write_patch` writes a patch for a person
-to review and apply.
+addresses found; the host name a device with a management address reports must be the
+asset's name (or its first label, for a fully qualified name). Serial, vendor and model of
+VMs are not compared (the hypervisor makes them up). Nothing here changes the CMDB:
+:func:`write_patch` writes a patch for a person to review and apply.
 """
 
 from __future__ import annotations
@@ -153,6 +154,28 @@ def _compare_asset(item: ValidAsset, facts: Mapping[str, Any]) -> list[Compariso
             message = f"{name} is recorded as {show(recorded)}; the device reports {show(found)}"
             finding = Finding("differs", asset.name, name, recorded, found, message)
             results.append(Comparison(asset.name, name, recorded, found, False, finding))
+
+    hostname = facts.get("hostname")
+    # The controller itself (no address, connection local) is named by the record alone:
+    # its host name is the machine's, whatever the inventory calls it.
+    if asset.management_address is not None and isinstance(hostname, str) and hostname.strip():
+        found_name = hostname.strip()
+        agrees = asset.name.casefold() in (
+            found_name.casefold(),
+            found_name.split(".")[0].casefold(),
+        )
+        wrong: Finding | None = None
+        if not agrees:
+            wrong = Finding(
+                "differs",
+                asset.name,
+                "hostname",
+                asset.name,
+                found_name,
+                f"the device calls itself {found_name!r}, not {asset.name!r}: "
+                "rename the host or the record",
+            )
+        results.append(Comparison(asset.name, "hostname", asset.name, found_name, agrees, wrong))
 
     addresses = [str(address) for address in facts.get("addresses") or []]
     recorded_address = asset.management_address

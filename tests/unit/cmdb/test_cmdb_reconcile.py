@@ -224,3 +224,33 @@ def test_switch_records_compared_with_their_census(example: Path) -> None:
         ("sw-acc01", "serial"): ("differs", "FOC2302Y1CD", "FOC9999Z0ZZ"),
         ("sw-acc01", "os_version"): ("differs", "17.9", "17.12.1"),
     }
+
+
+def test_the_host_name_the_device_reports_is_compared_with_the_asset_name(
+    example: Path,
+) -> None:
+    cmdb = load_cmdb(example, today=TODAY)
+    census = {
+        "hv01": {"hostname": "hv01.corp.example"},  # fully qualified: its first label counts
+        "hv02": {"hostname": "old-hv02"},
+    }
+
+    rows = {
+        row["host"]: row
+        for row in drift_checks(cmdb, census, expected=[])
+        if row["subject"] == "hostname"
+    }
+
+    assert rows["hv01"]["status"] == "ok"
+    assert rows["hv02"]["status"] == "warn"
+    assert rows["hv02"]["message"] == (
+        "the device calls itself 'old-hv02', not 'hv02': rename the host or the record"
+    )
+    proposal_fields = [item.field for item in reconcile(cmdb, census, expected=[])]
+    assert proposal_fields == ["hostname"]
+
+
+def test_the_controller_is_not_compared_by_host_name(example: Path) -> None:
+    cmdb = load_cmdb(example, today=TODAY)
+
+    assert reconcile(cmdb, {"ops01": {"hostname": "build-box"}}, expected=[]) == []
