@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -20,6 +20,10 @@ from rich.table import Table
 from runner import config
 from runner.cli_support import EXIT_ERROR, OpskeeperGroup
 from runner.errors import OpskeeperError
+
+if TYPE_CHECKING:
+    from runner.cmdb.load import Cmdb
+    from runner.cmdb.reconcile import Finding
 
 console = Console()
 
@@ -207,6 +211,29 @@ def _write_asset_report(root: Path, output: Path | None) -> None:
     click.echo(f"asset report: {html_path}\n              {csv_path}")
 
 
+def _say_gaps(found: Cmdb, gaps: list[Finding], swept: bool, limit: str | None) -> None:
+    """What the census could not compare: assets without a probe, and the discovery sweep."""
+    uncovered = [gap for gap in gaps if gap.kind == "not_covered"]
+    if uncovered:
+        click.echo(
+            f"not covered: {len(uncovered)} asset{'s' if len(uncovered) != 1 else ''} in use "
+            "that the census has no probe for, so never compared: "
+            + ", ".join(gap.asset for gap in uncovered)
+        )
+    settings = found.settings.discovery
+    if settings is None:
+        click.echo("discovery: not configured (a 'discovery' section in cmdb.yml, docs/CMDB.md)")
+    elif not swept:
+        click.echo(f"discovery: skipped, the census is limited to {limit}")
+    else:
+        unrecorded = sum(1 for gap in gaps if gap.kind == "unrecorded")
+        click.echo(
+            f"discovery: {', '.join(settings.networks)} on TCP "
+            f"{', '.join(str(port) for port in settings.ports)}: {unrecorded} "
+            f"address{'es' if unrecorded != 1 else ''} found but not recorded"
+        )
+
+
 @cmdb.command()
 @_inventory_option
 @click.option("-l", "--limit", help="Ansible host pattern to narrow the census.")
@@ -221,10 +248,12 @@ def reconcile(
 ) -> None:
     """Take a census of the hosts and compare it with the CMDB's records.
 
-    Prints fields that differ, hosts found but not recorded and assets recorded in use but
-    not reachable; records them as cmdb.drift checks of a census run; writes the asset
-    report (HTML and CSV). With --propose, the suggested record changes go to a patch file
-    for a person to review and apply: the CMDB files are never rewritten.
+    Prints fields that differ, hosts found but not recorded (by the census, and by the
+    discovery sweep of the networks in cmdb.yml), assets recorded in use but not reachable,
+    and assets in use that no census play covers; records them as checks of a census run
+    (cmdb.drift, cmdb.unrecorded, cmdb.coverage); writes the asset report (HTML and CSV).
+    With --propose, the suggested record changes go to a patch file for a person to review
+    and apply: the CMDB files are never rewritten.
     """
     from runner import inspection
     from runner.cli_support import host_progress, install_cancel, require_lab_up
@@ -244,13 +273,14 @@ def reconcile(
         raise OpskeeperError(f"census {result.run_id} was interrupted; nothing was compared")
 
     census, expected = inspection.census_of(result.census, result.hosts)
-    findings = compare(job.cmdb, census, expected=expected)
+    findings = compare(job.cmdb, census, expected=expected) + job.gaps
     for finding in findings:
         click.echo(f"{finding.kind:>11}  {finding.asset}: {finding.message}")
     click.echo(
         f"census {result.run_id}: {len(result.census)} hosts answered, "
         f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
     )
+    _say_gaps(job.cmdb, job.gaps, job.swept, limit)
     if propose:
         folder = output or config.reports_dir()
         proposal = write_patch(job.cmdb, findings, folder / f"cmdb-{result.run_id}.patch")

@@ -3,7 +3,10 @@
 Both are playbook runs (:mod:`runner.jobs`). When the inventory is a CMDB, their census
 facts are compared with the records afterwards, so drift between the register and reality
 is a verdict of the same run (``cmdb.drift``), and a full inspection also records the
-CMDB's own checks (spare stock, warranty and support ends).
+CMDB's own checks (spare stock, warranty and support ends). A census also records the
+assets in use that no census play covers (``cmdb.coverage``) and, when ``cmdb.yml`` has a
+``discovery`` section and the census is not limited, the addresses that answer the
+discovery sweep without a record (``cmdb.unrecorded``).
 """
 
 from __future__ import annotations
@@ -11,17 +14,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from runner.cmdb import cmdb_checks, drift_checks, load_cmdb
+from runner.cmdb import discovery as cmdb_discovery
 from runner.cmdb.checks import CheckRow
 from runner.cmdb.load import Cmdb
+from runner.cmdb.reconcile import Finding, census_checks, not_covered, unrecorded_addresses
 from runner.incidents import after_run, load_policy
 from runner.incidents.policy import Policy
+from runner.inventory import resolve_targets
 from runner.jobs import (
     CENSUS_KEY,
     CHECKS_KEY,
@@ -108,12 +114,29 @@ class Inspection:
     #: The incident policy an inspection is processed with, read before the run so that a
     #: bad policy file stops the run before it starts instead of being logged after it.
     policy: Policy | None = None
+    #: The hosts a limited run was asked about (None: every host), set by :func:`run`.
+    scope: list[str] | None = None
+    #: A census's findings beyond drift: assets no play covers, unrecorded addresses.
+    gaps: list[Finding] = field(default_factory=list)
+    #: Whether the discovery sweep ran (a census of a CMDB with ``discovery``, no limit).
+    swept: bool = False
 
     def finalize(self, sink: EventSink) -> list[ResultRow]:
         if self.cmdb is None:
             return []
         census, expected = census_of(sink.census, sink.outcomes)
         rows = _rows(drift_checks(self.cmdb, census, expected))
+        if self.spec.kind == "census":
+            targeted = set(sink.expected) | set(sink.outcomes)
+            self.gaps = not_covered(self.cmdb, targeted, self.scope)
+            settings = self.cmdb.settings.discovery
+            # A limited census looks at some hosts on purpose; sweeping whole networks
+            # then would be a different job than the one asked for.
+            if settings is not None and not self.spec.limit:
+                answers = cmdb_discovery.run(settings)
+                self.gaps += unrecorded_addresses(self.cmdb, answers, census)
+                self.swept = True
+            rows += _rows(census_checks(self.gaps))
         # The record checks are about the whole register, so only a full inspection makes
         # them; a run with --limit or a census records only what it saw.
         if self.spec.kind == "inspect" and not self.spec.limit:
@@ -149,6 +172,9 @@ def run(
     notifications; that step logs its own faults and never fails the run.
     """
     targets = prepare(inspection.spec)
+    if inspection.spec.kind == "census" and inspection.spec.limit:
+        scope = resolve_targets(inspection.spec.inventory, "all", inspection.spec.limit)
+        inspection.scope = scope.hosts
     done_key = CENSUS_KEY if inspection.spec.kind == "census" else CHECKS_KEY
     result = run_job(
         store,

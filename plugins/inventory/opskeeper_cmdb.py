@@ -98,6 +98,33 @@ options:
     ini:
       - section: opskeeper_cmdb
         key: expiry_warn_days
+  discovery:
+    description:
+      - Not used to build the inventory. C(opskeeper cmdb reconcile) connects to every
+        address of these networks on these TCP ports and reports each address that answers
+        but is no asset's C(management_address) as found but not recorded.
+      - Read from the configuration file only.
+    type: dict
+    suboptions:
+      networks:
+        description:
+          - Networks in CIDR notation, at most 4096 addresses in all.
+        type: list
+        elements: str
+        required: true
+      ports:
+        description: TCP ports to try on each address.
+        type: list
+        elements: int
+        default: [22, 2222, 5985, 5986, 443]
+      timeout:
+        description: Seconds to wait for a connection, and for an SSH banner.
+        type: float
+        default: 1.0
+      concurrency:
+        description: Connections open at once, 1 to 1024.
+        type: int
+        default: 64
 notes:
   - The command line reads the options from the configuration file only; set them there
     (not in C(ansible.cfg) or the environment) so that both see the same CMDB.

@@ -100,6 +100,7 @@ FIELD_HINTS = {
     "quantity": "how many are in stock",
     "minimum": "the stock level that should trigger a re-order",
     "plugin": "opskeeper_cmdb",
+    "networks": "a list of networks to sweep, e.g. [192.0.2.0/24]",
 }
 
 
@@ -232,7 +233,7 @@ def _read_settings(
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        problems.extend(_schema_problems(exc, data, shown, None))
+        problems.extend(_schema_problems(exc, data, shown, None, Settings))
         return None, problems
 
     folder = config_file.parent / settings.cmdb_dir
@@ -256,6 +257,7 @@ MAPPING_HINTS = {
     "support_contract": "{vendor: Dell, id: PS-1234, end: 2027-01-31}",
     "system": "{os: debian, os_version: '12', cpus: 8, memory_mb: 32768}",
     "vars": "{ansible_port: 2222}",
+    "discovery": "{networks: [192.0.2.0/24], ports: [22, 443]}",
 }
 
 
@@ -343,7 +345,11 @@ def _read_asset_file(
 
 
 def _schema_problems(
-    exc: ValidationError, raw: YDict, shown: str, subject: str | None
+    exc: ValidationError,
+    raw: YDict,
+    shown: str,
+    subject: str | None,
+    model: type[BaseModel] | None = None,
 ) -> list[Problem]:
     problems = []
     for error in exc.errors():
@@ -353,7 +359,7 @@ def _schema_problems(
             Problem(
                 shown,
                 line_at(raw, loc),
-                _prefix(subject) + _schema_text(error, raw, loc),
+                _prefix(subject) + _schema_text(error, raw, loc, model),
             )
         )
     return problems
@@ -363,7 +369,9 @@ def _prefix(subject: str | None) -> str:
     return f"{subject}: " if subject else ""
 
 
-def _schema_text(error: Any, raw: YDict, loc: list[int | str]) -> str:
+def _schema_text(
+    error: Any, raw: YDict, loc: list[int | str], model: type[BaseModel] | None = None
+) -> str:
     kind = error["type"]
     name = field_name(loc)
     last = next((part for part in reversed(loc) if isinstance(part, str)), "")
@@ -375,7 +383,7 @@ def _schema_text(error: Any, raw: YDict, loc: list[int | str]) -> str:
     if kind == "extra_forbidden":
         parent = [part for part in loc[:-1]]
         _, container = value_at(raw, parent)
-        known = [key for key in _known_fields(raw, parent) if key not in (container or {})]
+        known = [key for key in _known_fields(raw, parent, model) if key not in (container or {})]
         near = difflib.get_close_matches(str(last), known, n=1)
         if near:
             return f"field '{name}' is not a known field; did you mean '{near[0]}'? Else remove it"
@@ -414,9 +422,14 @@ def _schema_text(error: Any, raw: YDict, loc: list[int | str]) -> str:
     return f"field '{name}' is {shown_value}; {error['msg'].lower()}"
 
 
-def _known_fields(raw: YDict, parent: list[int | str]) -> list[str]:
-    """The field names a mapping at ``parent`` may have, for "did you mean" hints."""
-    model: type[BaseModel] | None = Spare if "part_number" in raw and "kind" not in raw else Asset
+def _known_fields(
+    raw: YDict, parent: list[int | str], root: type[BaseModel] | None = None
+) -> list[str]:
+    """The field names a mapping at ``parent`` may have, for "did you mean" hints; ``root``
+    is the model of the whole mapping (default: an asset or a spare part, by its fields)."""
+    model = root
+    if model is None:
+        model = Spare if "part_number" in raw and "kind" not in raw else Asset
     for part in parent:
         if model is None or isinstance(part, int):
             continue

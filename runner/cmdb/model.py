@@ -13,7 +13,15 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 Kind = Literal[
@@ -276,8 +284,88 @@ class Spare(Record):
     location: SpareLocation
 
 
+#: Most addresses one discovery sweep may cover, over all its networks: a /20. Larger
+#: networks are someone else's job (a scanner with rate limits), not a nightly side task.
+MAX_DISCOVERY_ADDRESSES = 4096
+
+#: TCP ports that answer on what Opskeeper manages: SSH (and the lab's 2222), WinRM, HTTPS.
+DISCOVERY_PORTS = (22, 2222, 5985, 5986, 443)
+
+_NETWORK_FIX = "expected a network in CIDR notation, such as 192.0.2.0/24"
+
+
+def _as_network(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(_NETWORK_FIX)
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise _fail(_NETWORK_FIX) from None
+    if str(network.network_address) != value.strip().split("/")[0]:
+        raise _fail(f"it has host bits set: write the network, {network.with_prefixlen}")
+    if network.num_addresses > MAX_DISCOVERY_ADDRESSES:
+        raise _fail(
+            f"it holds {network.num_addresses} addresses, more than the "
+            f"{MAX_DISCOVERY_ADDRESSES} one sweep may cover: list smaller networks "
+            "(a /20 or less), only those where assets live"
+        )
+    return network.with_prefixlen
+
+
+def _as_tcp_port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise _fail("expected a TCP port number from 1 to 65535")
+    return value
+
+
+def _as_seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 30:
+        raise _fail("expected seconds, more than 0 and at most 30, such as 1 or 0.5")
+    return float(value)
+
+
+def _as_concurrency(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1024:
+        raise _fail("expected how many connections may be open at once, from 1 to 1024")
+    return value
+
+
+Network = Annotated[str, BeforeValidator(_as_network)]
+TcpPort = Annotated[int, BeforeValidator(_as_tcp_port)]
+
+
+class Discovery(Record):
+    """Where ``cmdb reconcile`` looks for devices that answer but have no record: a TCP
+    connect sweep of ``networks`` on ``ports``."""
+
+    networks: Annotated[list[Network], Field(min_length=1)]
+    ports: Annotated[list[TcpPort], Field(min_length=1)] = list(DISCOVERY_PORTS)
+    #: Seconds to wait for a connection (and for an SSH banner).
+    timeout: Annotated[float, BeforeValidator(_as_seconds)] = 1.0
+    #: Connections open at once.
+    concurrency: Annotated[int, BeforeValidator(_as_concurrency)] = 64
+
+    @field_validator("networks", mode="after")
+    @classmethod
+    def _within_the_cap(cls, networks: list[str]) -> list[str]:
+        total = sum(ipaddress.ip_network(network).num_addresses for network in networks)
+        if total > MAX_DISCOVERY_ADDRESSES:
+            raise _fail(
+                f"together they hold {total} addresses, more than the "
+                f"{MAX_DISCOVERY_ADDRESSES} one sweep may cover: list fewer or smaller networks"
+            )
+        return networks
+
+
 #: Keys of the plugin configuration file (``cmdb.yml``) besides the ``constructed`` ones.
-CONFIG_KEYS = ("plugin", "cmdb_dir", "vars_prefix", "platform_groups", "expiry_warn_days")
+CONFIG_KEYS = (
+    "plugin",
+    "cmdb_dir",
+    "vars_prefix",
+    "platform_groups",
+    "expiry_warn_days",
+    "discovery",
+)
 
 #: Options that Ansible's ``constructed`` fragment adds to the plugin configuration.
 CONSTRUCTED_KEYS = (
@@ -300,3 +388,4 @@ class Settings(BaseModel):
     vars_prefix: Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "cmdb"
     platform_groups: bool = True
     expiry_warn_days: Count = 90
+    discovery: Discovery | None = None

@@ -12,7 +12,13 @@ compared. A finding is one of:
 * ``missing``: the device reports a field the record leaves empty;
 * ``unrecorded``: the census found a host that the CMDB does not have;
 * ``unreachable``: an asset in use (a host, neither in maintenance nor planned) that the
-  census could not reach or did not list.
+  census could not reach or did not list;
+* ``not_covered``: an asset in use that is a host, but that no play of the census targets
+  (there is no probe for its platform): it was not compared, which is not the same as
+  not reachable;
+* ``unrecorded`` also for an address that answered the discovery sweep
+  (:mod:`runner.cmdb.discovery`) and that is no asset's management address nor an address
+  a census host reported.
 
 How values are compared, so that noise is not drift: text without regard to case and
 surrounding space; vendors without company suffixes ("Dell Inc." is "Dell"); an OS
@@ -36,9 +42,11 @@ from typing import Any
 
 from runner import config
 from runner.cmdb.checks import CheckRow
+from runner.cmdb.discovery import Answer
 from runner.cmdb.edit import Edit, RecordRef
 from runner.cmdb.inventory import is_targeted
 from runner.cmdb.load import Cmdb, ValidAsset, check_cmdb
+from runner.cmdb.model import Asset
 from runner.cmdb.source import Problem, show
 from runner.fsutil import write_atomic
 
@@ -292,6 +300,109 @@ def drift_checks(
                 "thresholds": {"expect": item.recorded, "status_if_not": "warn"},
                 "message": message,
                 "host": item.asset,
+            }
+        )
+    return rows
+
+
+def coverage_gap(asset: Asset) -> str:
+    """Why the census does not compare an asset, in a few words."""
+    if asset.platform is not None:
+        return f"not covered by the census (no probe for platform {asset.platform})"
+    return f"not covered by the census (no probe for a {asset.kind} without a platform)"
+
+
+def not_covered(
+    cmdb: Cmdb, covered: Iterable[str], scope: Iterable[str] | None = None
+) -> list[Finding]:
+    """The assets in use that are hosts but that no census play targeted.
+
+    ``covered`` names the hosts the census run targeted; ``scope`` the hosts it was asked
+    about (its ``--limit``; default: every host). They are expected to answer, like every
+    asset in use, but there is no probe for their platform: saying so is not the same as
+    calling them unreachable.
+    """
+    targeted = set(covered)
+    wanted = set(scope) if scope is not None else None
+    findings = []
+    for item in cmdb.assets:
+        asset = item.record
+        if not is_targeted(asset) or asset.state != "in_use" or asset.name in targeted:
+            continue
+        if wanted is not None and asset.name not in wanted:
+            continue
+        findings.append(
+            Finding(
+                "not_covered",
+                asset.name,
+                None,
+                asset.platform,
+                None,
+                f"recorded in_use, but {coverage_gap(asset)}: it was not compared",
+            )
+        )
+    return findings
+
+
+def known_addresses(cmdb: Cmdb, census: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Every address that belongs to a recorded asset: management addresses (of any state:
+    a spare switch that answers is recorded) and the addresses census hosts reported."""
+    known = set()
+    for item in cmdb.assets:
+        address = item.record.management_address
+        if address is not None and _is_ip(address):
+            known.add(str(ipaddress.ip_address(address)))
+    for facts in census.values():
+        for address in facts.get("addresses") or []:
+            if _is_ip(str(address)):
+                known.add(str(ipaddress.ip_address(str(address))))
+    return known
+
+
+def unrecorded_addresses(
+    cmdb: Cmdb, answers: Iterable[Answer], census: Mapping[str, Mapping[str, Any]]
+) -> list[Finding]:
+    """The addresses that answered the discovery sweep but belong to no record."""
+    known = known_addresses(cmdb, census)
+    findings = []
+    for answer in sorted(answers, key=lambda a: ipaddress.ip_address(a.address)):
+        if answer.address in known:
+            continue
+        ports = ", ".join(str(port) for port in answer.ports)
+        said = f" ({answer.banner})" if answer.banner else ""
+        message = (
+            f"answers on TCP port{'s' if len(answer.ports) != 1 else ''} {ports}{said}, but "
+            "no asset has this address: add a record, or find out what it is"
+        )
+        found = {"ports": list(answer.ports), "banner": answer.banner}
+        findings.append(Finding("unrecorded", answer.address, "address", None, found, message))
+    return findings
+
+
+def census_checks(findings: Iterable[Finding]) -> list[CheckRow]:
+    """Check rows for what a census run could not compare: ``cmdb.coverage`` for an asset
+    no census play covers, ``cmdb.unrecorded`` for an address found by the sweep. Both are
+    ``warn``: someone has to write a record or a probe."""
+    rows: list[CheckRow] = []
+    for finding in findings:
+        if finding.kind == "not_covered":
+            check_id, subject, value = "cmdb.coverage", "census", finding.recorded
+            expect = "a census play for the platform"
+        elif finding.kind == "unrecorded" and finding.field == "address":
+            check_id, subject, value = "cmdb.unrecorded", "address", finding.found
+            expect = "a record with this management_address"
+        else:
+            continue
+        rows.append(
+            {
+                "check_id": check_id,
+                "subject": subject,
+                "status": "warn",
+                "value": value,
+                "unit": None,
+                "thresholds": {"expect": expect, "status_if_not": "warn"},
+                "message": finding.message,
+                "host": finding.asset,
             }
         )
     return rows

@@ -1,5 +1,7 @@
 """The asset report for the quarterly review: every record of the CMDB beside what the
-newest census said about it, drift first, with warranty and support ends and spare stock.
+newest census said about it, drift first, with warranty and support ends and spare stock;
+then what the census could not compare: assets in use that no census play covers, and the
+addresses the discovery sweep found without a record.
 
 Rendered from the CMDB files and the store (the newest run that compared them), as HTML
 for people and CSV for spreadsheets.
@@ -17,6 +19,7 @@ from sqlalchemy import select
 
 from runner import config
 from runner.cmdb.load import Cmdb
+from runner.cmdb.reconcile import coverage_gap
 from runner.fsutil import write_atomic
 from runner.reports.render import environment
 from runner.store import Store
@@ -24,6 +27,8 @@ from runner.store.db import as_utc
 from runner.store.models import CheckResult, Host, Run
 
 DRIFT_CHECK = "cmdb.drift"
+COVERAGE_CHECK = "cmdb.coverage"
+UNRECORDED_CHECK = "cmdb.unrecorded"
 
 CSV_COLUMNS = [
     "tag",
@@ -48,7 +53,11 @@ CSV_COLUMNS = [
     "support_days_left",
     "last_seen",
     "drift",
+    "census",
 ]
+
+#: The ``census`` column of an address the discovery sweep found without a record.
+UNRECORDED = "found but not recorded"
 
 
 def _drift_run(store: Store, names: set[str]) -> tuple[Run | None, dict[str, list[dict[str, Any]]]]:
@@ -85,6 +94,38 @@ def _drift_run(store: Store, names: set[str]) -> tuple[Run | None, dict[str, lis
         return run, drift
 
 
+def _gaps(store: Store, run: Run | None) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """What that run could not compare: asset name -> why it was not covered, and the
+    addresses its discovery sweep found without a record."""
+    if run is None:
+        return {}, []
+    with store.session() as session:
+        rows = session.execute(
+            select(Host.name, CheckResult)
+            .join(Host, Host.id == CheckResult.host_id)
+            .where(
+                CheckResult.run_id == run.id,
+                CheckResult.check_id.in_((COVERAGE_CHECK, UNRECORDED_CHECK)),
+            )
+        )
+        uncovered: dict[str, str] = {}
+        unrecorded: list[dict[str, Any]] = []
+        for name, result in rows:
+            if result.check_id == COVERAGE_CHECK:
+                uncovered[name] = result.message or ""
+                continue
+            found = result.value if isinstance(result.value, dict) else {}
+            unrecorded.append(
+                {
+                    "address": name,
+                    "ports": list(found.get("ports") or []),
+                    "banner": found.get("banner"),
+                    "message": result.message,
+                }
+            )
+    return uncovered, unrecorded
+
+
 def _last_seen(store: Store, names: set[str]) -> dict[str, str]:
     with store.session() as session:
         rows = session.execute(select(Host.name, Host.last_seen).where(Host.name.in_(names)))
@@ -101,6 +142,7 @@ def build(cmdb: Cmdb, store: Store, today: date | None = None) -> dict[str, Any]
     window = cmdb.settings.expiry_warn_days
     names = {item.record.name for item in cmdb.assets}
     run, drift = _drift_run(store, names)
+    uncovered, unrecorded = _gaps(store, run)
     seen = _last_seen(store, names)
 
     assets: list[dict[str, Any]] = []
@@ -134,6 +176,7 @@ def build(cmdb: Cmdb, store: Store, today: date | None = None) -> dict[str, Any]
                 "last_seen": seen.get(record.name),
                 "compared": record.name in drift,
                 "drift": findings,
+                "not_covered": coverage_gap(record) if record.name in uncovered else None,
                 "file": str(item.entry.file),
             }
         )
@@ -196,6 +239,8 @@ def build(cmdb: Cmdb, store: Store, today: date | None = None) -> dict[str, Any]
             "compared": sum(1 for a in assets if a["compared"]),
             "expiring": len(expiring),
             "spares_below_minimum": sum(1 for s in spares if s["below_minimum"]),
+            "not_covered": sum(1 for a in assets if a["not_covered"]),
+            "unrecorded": len(unrecorded),
             "by_kind": count("kind"),
             "by_state": count("state"),
             "by_site": count("site"),
@@ -206,6 +251,18 @@ def build(cmdb: Cmdb, store: Store, today: date | None = None) -> dict[str, Any]
             for a in assets
             for finding in a["drift"]
         ],
+        "not_covered": [
+            {
+                "name": a["name"],
+                "tag": a["tag"],
+                "platform": a["platform"],
+                "kind": a["kind"],
+                "message": a["not_covered"],
+            }
+            for a in assets
+            if a["not_covered"]
+        ],
+        "unrecorded": unrecorded,
         "expiring": expiring,
         "spares": spares,
         "assets": assets,
@@ -219,7 +276,18 @@ def render_csv(report: dict[str, Any]) -> str:
     for asset in report["assets"]:
         row = {key: ("" if value is None else value) for key, value in asset.items()}
         row["drift"] = "; ".join(finding["message"] for finding in asset["drift"])
+        row["census"] = asset["not_covered"] or ""
         writer.writerow(row)
+    # An address without a record has no asset row: it gets one of its own, so that the
+    # spreadsheet lists everything that needs a person.
+    for found in report["unrecorded"]:
+        writer.writerow(
+            {
+                "management_address": found["address"],
+                "drift": found["message"],
+                "census": UNRECORDED,
+            }
+        )
     return out.getvalue()
 
 

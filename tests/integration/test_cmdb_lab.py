@@ -1,6 +1,6 @@
 """The lab runs from its CMDB: a record that disagrees with its host or switch shows as drift
 in the nightly inspection, in the census of `cmdb reconcile` (with a proposed patch) and in
-the asset report."""
+the asset report; a lab host without a record is found by the discovery sweep."""
 
 from __future__ import annotations
 
@@ -112,6 +112,47 @@ def test_reconcile_proposes_a_patch_and_writes_the_asset_report(
     )
     html = next(reports.glob("assets-*.html")).read_text()
     assert "2 asset(s) whose record disagrees with the device" in html
+
+
+#: A lab host that no record names, on an address inside the lab's discovery network
+#: (127.0.10.0/27) that the lab itself does not use.
+STRAY, STRAY_INDEX, STRAY_ADDRESS = "lab-stray", 20, "127.0.10.20"
+
+
+def test_a_host_without_a_record_is_found_by_the_discovery_sweep(
+    planted: Path, reports: Path
+) -> None:
+    started = opskeeper("lab", "host-up", STRAY, "--index", str(STRAY_INDEX))
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        result = opskeeper("cmdb", "reconcile", "-i", str(planted), "-o", str(reports))
+    finally:
+        stopped = opskeeper("lab", "host-down", STRAY)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    line = next(
+        (text for text in result.stdout.splitlines() if f"unrecorded  {STRAY_ADDRESS}:" in text),
+        None,
+    )
+    assert line is not None, result.stdout
+    assert "answers on TCP port 2222 (SSH-2.0-OpenSSH" in line
+    assert "no asset has this address" in line
+    # Only the stray: the lab's own hosts and switches are recorded.
+    assert result.stdout.count("unrecorded  ") == 1, result.stdout
+    assert (
+        "discovery: 127.0.10.0/27, 127.0.20.0/29 on TCP 2222: 1 address found but not recorded"
+        in result.stdout
+    )
+    assert "not covered" not in result.stdout  # the census has a play for every lab host
+
+    csv_path = next(reports.glob("assets-*.csv"))
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    [stray] = [row for row in rows if row["management_address"] == STRAY_ADDRESS]
+    assert stray["census"] == "found but not recorded" and stray["name"] == ""
+    assert "answers on TCP port 2222" in stray["drift"]
+    html = next(reports.glob("assets-*.html")).read_text()
+    assert f'<td class="warn">{STRAY_ADDRESS}</td>' in html
 
 
 def test_a_stopped_host_is_unreachable_in_the_census(planted: Path, reports: Path) -> None:
