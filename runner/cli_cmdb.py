@@ -309,6 +309,59 @@ def report(inventory: Path | None, output: Path | None) -> None:
     _write_asset_report(_root(inventory), output)
 
 
+@cmdb.command()
+@click.option("--asset", help="Only the entries about this asset.")
+@click.option("--action", help="Only this action, e.g. spares.replace.")
+@click.option(
+    "-n", "--number", default=20, show_default=True, type=click.IntRange(min=1), help="Entries."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+def audit(asset: str | None, action: str | None, number: int, as_json: bool) -> None:
+    """List the audit trail of CMDB changes, newest first: who did what, when, to which asset."""
+    from sqlalchemy import select
+
+    from runner.store import open_store
+    from runner.store.models import AuditEntry
+
+    with open_store().session() as session:
+        query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        if asset:
+            query = query.where(AuditEntry.asset == asset)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        entries: list[dict[str, Any]] = [
+            {
+                "id": entry.id,
+                "at": f"{entry.at:%Y-%m-%dT%H:%M:%S}Z",
+                "actor": entry.actor,
+                "action": entry.action,
+                "asset": entry.asset,
+                "details": entry.details,
+            }
+            for entry in session.scalars(query.limit(number))
+        ]
+    if as_json:
+        click.echo(json.dumps(entries, indent=2, sort_keys=True))
+        return
+    if not entries:
+        click.echo("no audit entry in the store matches")
+        return
+    table = Table()
+    for column in ("id", "at (UTC)", "who", "action", "asset", "details"):
+        table.add_column(column)
+    for entry in entries:
+        details = ", ".join(f"{key}={value}" for key, value in sorted(entry["details"].items()))
+        table.add_row(
+            str(entry["id"]),
+            entry["at"].replace("T", " ").rstrip("Z"),
+            entry["actor"],
+            entry["action"],
+            entry["asset"] or "-",
+            details,
+        )
+    console.print(table)
+
+
 @click.group(cls=OpskeeperGroup)
 def spares() -> None:
     """The spare parts store: stock, receiving, issuing and replacing parts."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fcntl
 import hashlib
+import json
 import os
 import sqlite3
 import threading
@@ -565,3 +566,24 @@ def test_impact_of_one_dependent_says_depends() -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "1 asset depends on nas01 (0 critical)"
+
+
+def test_audit_lists_the_trail_newest_first_and_filters(example: Path, store: Store) -> None:
+    spares.receive(example, "PSU-R740-750W", 2, today=TODAY, store=store)
+    spares.replace(
+        example, "hv01", "PSU-R740-750W", "CN-0K3R1", "CN-0X9Y2", reason="PSU", store=store
+    )
+    runner = CliRunner()
+
+    every = runner.invoke(cmdb_group, ["audit", "--json"])
+    assert every.exit_code == 0, every.output
+    entries = json.loads(every.output)
+    assert [entry["action"] for entry in entries] == ["spares.replace", "spares.receive"]
+    assert entries[0]["asset"] == "hv01" and entries[0]["actor"] == "alice"
+    assert entries[0]["details"]["new_serial"] == "CN-0X9Y2"
+
+    one = runner.invoke(cmdb_group, ["audit", "--asset", "hv01"])
+    assert one.exit_code == 0 and "spares.replace" in one.output
+    assert "spares.receive" not in one.output
+    none = runner.invoke(cmdb_group, ["audit", "--action", "spares.issue"])
+    assert none.output.strip() == "no audit entry in the store matches"
