@@ -200,7 +200,7 @@ def incident_open(obj: _Context, title: str, severity: str | None, host: str | N
     policy = obj.policy()
     store = obj.store()
     incident_id = open_incident(store, policy, title, severity, host, cmdb)
-    deliver(store, policy)
+    deliver(store, policy, budget=policy.delivery_budget)
     console.print(f"opened incident #{incident_id}")
 
 
@@ -214,7 +214,7 @@ def _change(
     store = obj.store()
     incident = change(store, incident_id, action, text, severity=severity, policy=policy)
     if action == "severity":
-        deliver(store, policy)
+        deliver(store, policy, budget=policy.delivery_budget)
     console.print(f"incident #{incident.id}: {incident.status} ({incident.severity})")
 
 
@@ -317,28 +317,35 @@ def incident_report(obj: _Context, incident_id: int, analysis: bool, output: Pat
 
 
 @incident.command("notify")
+@click.option(
+    "--retry-now", is_flag=True, help="Try targets that failed before their next attempt time."
+)
 @pass_ctx
-def incident_notify(obj: _Context) -> None:
+def incident_notify(obj: _Context, retry_now: bool) -> None:
     """Flag clocks near or past their end, and send what the outbox holds (retries)."""
+    from runner.incidents.clock import shown
     from runner.incidents.lifecycle import check_clocks
     from runner.incidents.notify import deliver, pending_messages, shown_target
-    from runner.store.db import utcnow
+    from runner.store.db import as_utc, utcnow
 
     policy = obj.policy()
     store = obj.store()
+    now = utcnow()
     with store.session() as session:
-        flagged = check_clocks(session, policy, utcnow())
-    sent, failed = deliver(store, policy)
+        flagged = check_clocks(session, policy, now)
+    sent, failed = deliver(store, policy, now, retry_now=retry_now)
     left = pending_messages(store)
     console.print(
         f"{len(flagged)} clock flag(s) raised; {sent} sent, {failed} failed, "
         f"{len(left)} waiting in the outbox"
     )
     for message in left:
+        resting = message.next_attempt_at is not None and as_utc(message.next_attempt_at) > now
+        after = f"; next try after {shown(message.next_attempt_at, policy)}" if resting else ""
         console.print(
             f"  #{message.incident_id} {message.event} {message.channel} "
             f"{shown_target(message)}: "
-            f"{message.attempts} attempt(s), {message.last_error or 'not tried yet'}",
+            f"{message.attempts} attempt(s), {message.last_error or 'not tried yet'}{after}",
             highlight=False,
             soft_wrap=True,
         )

@@ -64,7 +64,8 @@ def after_run(
             outcome.resolved,
         )
     try:
-        deliver(store, policy, now)
+        # Bounded: a slow receiver must not hold up the run; what is left stays queued.
+        deliver(store, policy, now, budget=policy.delivery_budget)
     except Exception:  # they are retried from the outbox
         log.exception("run %s: notifications not delivered; they stay in the outbox", run_id)
     return outcome

@@ -2,19 +2,26 @@
 
 A message is written to the outbox in the same transaction as the change it reports, then
 delivered. A notifier that fails is logged and the message stays in the outbox, to be
-retried by the next run or by ``opskeeper incident notify``; delivery never raises. The
-SMTP password comes from the environment variable the policy names, and nothing here logs
-or stores it.
+retried by the next run or by ``opskeeper incident notify``; delivery never raises. Each
+delivery is bounded in wall-clock time, a run's deliveries together by a budget, and a
+target that failed is backed off. The SMTP password and webhook tokens come from the
+environment variables the policy names; nothing here logs or stores them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.client
 import json
 import logging
 import os
 import smtplib
+import socket
+import threading
+import time
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +36,11 @@ from runner.store.db import as_utc, utcnow
 from runner.store.models import Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+#: How long a target is left alone after its first failure; it doubles with each one after,
+#: up to the longest.
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_LONGEST = timedelta(hours=1)
 
 #: Events that notify, and what their mail subject says.
 EVENTS = {
@@ -100,7 +112,58 @@ def _for_people(key: str, value: Any, policy: Policy) -> str:
     return str(value)
 
 
-def _mail(message: OutboxMessage, policy: Policy) -> None:
+class _Abandoned(Exception):
+    """The caller stopped waiting for this delivery: it must not go on."""
+
+
+class _Attempt:
+    """One delivery, run in a worker thread, that the caller may abandon.
+
+    An abandoned attempt shuts down the sockets it holds and refuses to open or send more,
+    so a thread that finishes late cannot deliver after its message was counted as failed
+    (and retried). The worker never touches the store: only the caller writes the outcome.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._abandoned = False
+        self.finished = threading.Event()
+        self.error: Exception | None = None
+
+    def proceed(self) -> None:
+        with self._lock:
+            if self._abandoned:
+                raise _Abandoned
+
+    def hold(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            if self._abandoned:
+                raise _Abandoned
+            if sock is not None:
+                self._sockets.append(sock)
+
+    def finish(self, error: Exception | None) -> None:
+        with self._lock:
+            if not self._abandoned:
+                self.error = error
+                self.finished.set()
+
+    def abandon(self) -> bool:
+        """Stop the delivery; False when it had finished after all (its outcome stands)."""
+        with self._lock:
+            if self.finished.is_set():
+                return False
+            self._abandoned = True
+            held = list(self._sockets)
+        for sock in held:
+            # Wakes a thread blocked on the socket; it then fails and closes it itself.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return True
+
+
+def _mail(message: OutboxMessage, policy: Policy, attempt: _Attempt) -> None:
     incident = message.payload["incident"]
     mail = EmailMessage()
     mail["From"] = policy.smtp.sender
@@ -114,9 +177,14 @@ def _mail(message: OutboxMessage, policy: Policy) -> None:
         lines.insert(0, message.payload["detail"])
     mail.set_content("\n".join(lines) + "\n")
     smtp = policy.smtp
+    attempt.proceed()
+    # The greeting is read before the socket can be held: a server that never greets ends
+    # this thread after one timeout, and hold() then stops it.
     with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
+        attempt.hold(client.sock)
         if smtp.starttls:
             client.starttls()
+            attempt.hold(client.sock)
         if smtp.username:
             password = os.environ.get(smtp.password_env or "", "")
             if not password:
@@ -125,10 +193,53 @@ def _mail(message: OutboxMessage, policy: Policy) -> None:
                     f"{smtp.password_env or '(smtp.password_env unset)'} holds no password"
                 )
             client.login(smtp.username, password)
+        attempt.proceed()
         client.send_message(mail)
 
 
-def _webhook(message: OutboxMessage, policy: Policy) -> None:
+class _HTTPConnection(http.client.HTTPConnection):
+    """A connection whose socket the attempt holds, and which an abandoned one never opens."""
+
+    def __init__(self, *args: Any, attempt: _Attempt, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attempt = attempt
+
+    def connect(self) -> None:
+        self.attempt.proceed()
+        super().connect()
+        self.attempt.hold(self.sock)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, attempt: _Attempt, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attempt = attempt
+
+    def connect(self) -> None:
+        self.attempt.proceed()
+        super().connect()
+        self.attempt.hold(self.sock)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, attempt: _Attempt) -> None:
+        super().__init__()
+        self.attempt = attempt
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPConnection, attempt=self.attempt), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, attempt: _Attempt) -> None:
+        super().__init__()
+        self.attempt = attempt
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPSConnection, attempt=self.attempt), req)
+
+
+def _webhook(message: OutboxMessage, policy: Policy, attempt: _Attempt) -> None:
     data = json.dumps(message.payload).encode()
     headers = {"Content-Type": "application/json"}
     name = policy.webhook_tokens.get(message.target)
@@ -141,7 +252,9 @@ def _webhook(message: OutboxMessage, policy: Policy) -> None:
             raise RuntimeError(f"the token in {name} holds spaces or control characters")
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(message.target, data=data, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=policy.webhook_timeout) as response:
+    # urllib's own handlers stay for the rest (proxies from the environment, redirects).
+    opener = urllib.request.build_opener(_HTTPHandler(attempt), _HTTPSHandler(attempt))
+    with opener.open(request, timeout=policy.webhook_timeout) as response:
         if response.status >= 300:
             raise RuntimeError(f"HTTP {response.status}")
 
@@ -177,11 +290,63 @@ def _scrub(text: str, message: OutboxMessage, policy: Policy) -> str:
     return text
 
 
-def deliver(store: Store, policy: Policy, now: datetime | None = None) -> tuple[int, int]:
-    """Try every message due; return (sent, failed). Never raises for a notifier's fault."""
+def _limit(message: OutboxMessage, policy: Policy) -> float:
+    """The longest one delivery may take, start to end, in seconds."""
+    return policy.smtp.timeout if message.channel == "mail" else policy.webhook_timeout
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long a target that has failed ``attempts`` times in a row is left alone."""
+    # The exponent stops growing long after the longest wait is reached, before it overflows.
+    growing: timedelta = RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 20)
+    return min(growing, RETRY_LONGEST)
+
+
+def _try(message: OutboxMessage, policy: Policy, wait: float) -> str | None:
+    """Deliver one message in a worker thread, waiting at most ``wait`` seconds.
+
+    Returns None when it was sent, else the error for the outbox row.
+    """
+    attempt = _Attempt()
+
+    def work() -> None:
+        try:
+            SENDERS[message.channel](message, policy, attempt)
+        # Any fault of one message (a refused URL, a garbled answer, a bug) is that
+        # message's failed attempt: it must not stop the messages behind it.
+        except Exception as exc:
+            attempt.finish(exc)
+        else:
+            attempt.finish(None)
+
+    # A daemon thread: one stuck in a name lookup must not keep the process alive.
+    worker = threading.Thread(target=work, name=f"notify-{message.id}", daemon=True)
+    worker.start()
+    if not attempt.finished.wait(wait) and attempt.abandon():
+        return f"no answer within {wait:g} s; gave up waiting"
+    if attempt.error is None:
+        return None
+    return _scrub(f"{attempt.error.__class__.__name__}: {attempt.error}", message, policy)
+
+
+def deliver(
+    store: Store,
+    policy: Policy,
+    now: datetime | None = None,
+    budget: float | None = None,
+    retry_now: bool = False,
+) -> tuple[int, int]:
+    """Try every message due; return (sent, failed). Never raises for a notifier's fault.
+
+    Each delivery may take its channel's timeout, start to end; ``budget`` (seconds) bounds
+    them all, and what it leaves untried stays queued. A target that fails is left alone
+    until its message's ``next_attempt_at`` (growing with each failure), and so are its
+    other messages; ``retry_now`` tries them anyway.
+    """
     now = now or utcnow()
+    started = time.monotonic()
     with store.session() as session:
-        due = list(
+        pending = list(
             session.scalars(
                 select(OutboxMessage)
                 .where(
@@ -191,24 +356,30 @@ def deliver(store: Store, policy: Policy, now: datetime | None = None) -> tuple[
                 .order_by(OutboxMessage.id)
             )
         )
+    resting = set()
+    if not retry_now:
+        resting = {
+            (m.channel, m.target)
+            for m in pending
+            if m.next_attempt_at is not None and as_utc(m.next_attempt_at) > now
+        }
     sent = failed = 0
-    for message in due:
-        error = None
-        try:
-            SENDERS[message.channel](message, policy)
-        # Any fault of one message (a refused URL, a garbled answer, a bug) is that
-        # message's failed attempt: it must not stop the messages behind it.
-        except Exception as exc:
-            error = _scrub(f"{exc.__class__.__name__}: {exc}", message, policy)
-            log.warning(
-                "host %r, incident #%s: %s to %s failed (attempt %d), kept for retry: %s",
-                message.payload.get("incident", {}).get("host"),
-                message.incident_id,
-                message.channel,
-                shown_target(message),
-                message.attempts + 1,
-                error,
-            )
+    for index, message in enumerate(pending):
+        if (message.channel, message.target) in resting:
+            continue
+        wait = _limit(message, policy)
+        if budget is not None:
+            left = budget - (time.monotonic() - started)
+            if left <= 0:
+                log.warning(
+                    "notifications: %g s spent, %d message(s) left in the outbox for "
+                    "`opskeeper incident notify`",
+                    budget,
+                    len(pending) - index,
+                )
+                break
+            wait = min(wait, left)
+        error = _try(message, policy, wait)
         with store.session() as session:
             row = session.get(OutboxMessage, message.id)
             if row is None:
@@ -217,10 +388,24 @@ def deliver(store: Store, policy: Policy, now: datetime | None = None) -> tuple[
             row.last_error = error
             if error is None:
                 row.sent_at = now
+                row.next_attempt_at = None
+            else:
+                row.next_attempt_at = now + backoff(row.attempts)
         if error is None:
             sent += 1
-        else:
-            failed += 1
+            continue
+        failed += 1
+        resting.add((message.channel, message.target))
+        log.warning(
+            "host %r, incident #%s: %s to %s failed (attempt %d), kept for retry in %s: %s",
+            message.payload.get("incident", {}).get("host"),
+            message.incident_id,
+            message.channel,
+            shown_target(message),
+            message.attempts + 1,
+            backoff(message.attempts + 1),
+            error,
+        )
     return sent, failed
 
 

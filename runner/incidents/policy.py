@@ -110,6 +110,8 @@ class Policy:
     #: Webhook URL -> the name of the environment variable holding its bearer token.
     webhook_tokens: dict[str, str] = field(default_factory=dict)
     webhook_timeout: float = 5.0
+    #: Seconds the run (and a command that changed an incident) spends on delivery at most.
+    delivery_budget: float = 15.0
     max_attempts: int = 10
 
     def declared(self, check_id: str) -> str:
@@ -350,6 +352,7 @@ _TOP = {
     "business_hours",
     "smtp",
     "webhook_timeout",
+    "delivery_budget",
     "max_attempts",
 }
 
@@ -487,6 +490,9 @@ def parse(data: Any, path: Path) -> Policy:
         webhook_tokens=tokens,
         webhook_timeout=r.number(
             "webhook_timeout", data.get("webhook_timeout", 5), 0.1, MAX_TIMEOUT
+        ),
+        delivery_budget=r.number(
+            "delivery_budget", data.get("delivery_budget", 15), 1, MAX_TIMEOUT
         ),
         max_attempts=r.whole("max_attempts", data.get("max_attempts", 10), 1, 1000),
     )

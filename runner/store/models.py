@@ -198,3 +198,5 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: After a failure, when its target may be tried again (the backoff); null: at once.
+    next_attempt_at: Mapped[datetime | None]

@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -24,6 +25,7 @@ from runner.incidents import after_run
 from runner.incidents.notify import deliver, pending_messages
 from runner.incidents.policy import Policy, parse
 from runner.store import Store
+from runner.store.db import as_utc
 from runner.store.models import Incident, OutboxMessage
 from tests.unit.incidents.conftest import NIGHT, RunFactory, ServerFactory
 
@@ -353,3 +355,84 @@ def test_a_token_kept_in_an_old_outbox_row_is_never_shown(
     with store.session() as session:
         [error] = session.scalars(select(OutboxMessage.last_error)).all()
     assert TOKEN not in result.output + caplog.text + (error or "")
+
+
+def _drip(conn: socket.socket, stop: threading.Event) -> None:
+    """Answer one header line every half second, never ending the headers."""
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    for count in range(60):
+        if stop.wait(0.5):
+            return
+        conn.sendall(f"X-Drip-{count}: still here\r\n".encode())
+
+
+def _silent(conn: socket.socket, stop: threading.Event) -> None:
+    """Accept, read the request and never answer."""
+    conn.recv(65536)
+    stop.wait(30)
+
+
+FAULTS = [("web01", "linux.service.required", unit, "fail") for unit in ("a", "b", "c")]
+
+
+def _outbox(store: Store) -> list[OutboxMessage]:
+    with store.session() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_slow_receivers_cost_the_run_no_more_than_its_budget(
+    store: Store, nightly: RunFactory, raw_server: ServerFactory
+) -> None:
+    hooks = [raw_server(_drip), raw_server(_silent)] + [raw_server(_silent) for _ in range(3)]
+    policy = parse(
+        {
+            "webhook_timeout": 1,
+            "delivery_budget": 2.5,
+            "severities": {"P2": {"notify": {"webhook": hooks}}},
+        },
+        Path("p.yml"),
+    )
+
+    started = time.monotonic()
+    after_run(store, nightly(FAULTS), Path("i"), policy=policy, now=NIGHT)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2.5 + 1.0
+    rows = _outbox(store)
+    assert len(rows) == 3 * 5 and all(row.sent_at is None for row in rows)
+    tried = [row for row in rows if row.attempts]
+    # One try per target within the budget: drip and silent give up after 1 s, the third
+    # gets the half second left; the other targets wait for `incident notify`.
+    assert [row.target for row in tried] == hooks[:3]
+    assert all(row.attempts == 1 for row in tried)
+    assert tried[0].last_error == "no answer within 1 s; gave up waiting"
+    assert all(row.next_attempt_at is not None for row in tried)
+    assert all(row.next_attempt_at is None for row in rows if not row.attempts)
+
+
+def test_a_failed_target_is_backed_off_and_a_late_thread_changes_nothing(
+    store: Store, nightly: RunFactory, raw_server: ServerFactory
+) -> None:
+    hook = raw_server(_silent)
+    policy = parse(
+        {"webhook_timeout": 0.5, "severities": {"P2": {"notify": {"webhook": [hook]}}}},
+        Path("p.yml"),
+    )
+    after_run(store, nightly(FAULTS), Path("i"), policy=policy, now=NIGHT)
+    # The target failed once: its other messages were not tried behind it.
+    assert [row.attempts for row in _outbox(store)] == [1, 0, 0]
+    assert as_utc(_outbox(store)[0].next_attempt_at) == NIGHT + timedelta(minutes=1)
+
+    # Backed off: nothing is tried before the next attempt time.
+    assert deliver(store, policy, now=NIGHT + timedelta(seconds=30)) == (0, 0)
+    assert deliver(store, policy, now=NIGHT + timedelta(minutes=1)) == (0, 1)
+    first = _outbox(store)[0]
+    assert first.attempts == 2
+    assert as_utc(first.next_attempt_at) == NIGHT + timedelta(minutes=3)
+
+    # The abandoned attempts end without touching the store.
+    time.sleep(1)
+    assert [row.attempts for row in _outbox(store)] == [2, 0, 0]
+    assert deliver(store, policy, now=NIGHT + timedelta(minutes=2)) == (0, 0)
+    assert deliver(store, policy, now=NIGHT, retry_now=True) == (0, 1)
