@@ -210,15 +210,9 @@ class _HTTPConnection(http.client.HTTPConnection):
         self.attempt.hold(self.sock)
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, attempt: _Attempt, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.attempt = attempt
-
-    def connect(self) -> None:
-        self.attempt.proceed()
-        super().connect()
-        self.attempt.hold(self.sock)
+class _HTTPSConnection(_HTTPConnection, http.client.HTTPSConnection):
+    """The same over TLS: ``connect`` reaches HTTPSConnection's, so the held socket is the
+    TLS one."""
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
