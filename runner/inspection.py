@@ -5,8 +5,8 @@ facts are compared with the records afterwards, so drift between the register an
 is a verdict of the same run (``cmdb.drift``), and a full inspection also records the
 CMDB's own checks (spare stock, warranty and support ends). A census also records the
 assets in use that no census play covers (``cmdb.coverage``) and, when ``cmdb.yml`` has a
-``discovery`` section and the census is not limited, the addresses that answer the
-discovery sweep without a record (``cmdb.unrecorded``).
+``discovery`` section and the run is not limited, a census and a full inspection alike
+record the addresses that answer the discovery sweep without a record (``cmdb.unrecorded``).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class Inspection:
     scope: list[str] | None = None
     #: A census's findings beyond drift: assets no play covers, unrecorded addresses.
     gaps: list[Finding] = field(default_factory=list)
-    #: Whether the discovery sweep ran (a census of a CMDB with ``discovery``, no limit).
+    #: Whether the discovery sweep ran (a CMDB with ``discovery``, a run without a limit).
     swept: bool = False
 
     def finalize(self, sink: EventSink) -> list[ResultRow]:
@@ -129,19 +129,27 @@ class Inspection:
         if self.spec.kind == "census":
             targeted = set(sink.expected) | set(sink.outcomes)
             self.gaps = not_covered(self.cmdb, targeted, self.scope)
-            settings = self.cmdb.settings.discovery
-            # A limited census looks at some hosts on purpose; sweeping whole networks
-            # then would be a different job than the one asked for.
-            if settings is not None and not self.spec.limit:
-                answers = cmdb_discovery.run(settings)
-                self.gaps += unrecorded_addresses(self.cmdb, answers, census)
-                self.swept = True
+            self.gaps += self._unrecorded(self.cmdb, census)
             rows += _rows(census_checks(self.gaps))
         # The record checks are about the whole register, so only a full inspection makes
-        # them; a run with --limit or a census records only what it saw.
+        # them; a run with --limit or a census records only what it saw. Unrecorded
+        # devices are swept for every night too, so they show like any other drift.
         if self.spec.kind == "inspect" and not self.spec.limit:
             rows += _rows(cmdb_checks(self.cmdb))
+            rows += _rows(census_checks(self._unrecorded(self.cmdb, census)))
         return rows
+
+    def _unrecorded(self, cmdb: Cmdb, census: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+        """Addresses that answer the CMDB's discovery sweep but belong to no record.
+
+        None without a ``discovery`` section, and none for a limited run: it looks at some
+        hosts on purpose, and sweeping whole networks then would be another job.
+        """
+        settings = cmdb.settings.discovery
+        if settings is None or self.spec.limit:
+            return []
+        self.swept = True
+        return unrecorded_addresses(cmdb, cmdb_discovery.run(settings), census)
 
 
 def plan(

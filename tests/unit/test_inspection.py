@@ -1,8 +1,11 @@
 """What an inspection or census adds after its play: drift against the CMDB, and the
-CMDB's own checks on a full inspection only."""
+CMDB's own checks and the discovery sweep on a full inspection only."""
 
 from __future__ import annotations
 
+import random
+import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -54,13 +57,45 @@ def test_a_full_inspection_adds_drift_and_record_checks(store: Store) -> None:
     assert all(r.host == "cmdb" for r in stock)
 
 
-@pytest.mark.parametrize(("kind", "limit"), [("inspect", "hv01"), ("census", None)])
-def test_limited_runs_and_censuses_record_only_drift(
-    store: Store, kind: str, limit: str | None
+@pytest.mark.parametrize(
+    ("kind", "limit", "checks"),
+    [
+        ("inspect", "hv01", {"cmdb.drift"}),
+        # The example has PCs, a firewall, a NAS and a printer that no census play covers.
+        ("census", None, {"cmdb.drift", "cmdb.coverage"}),
+    ],
+)
+def test_limited_runs_and_censuses_record_no_record_checks(
+    store: Store, kind: str, limit: str | None, checks: set[str]
 ) -> None:
     job = inspection.plan(kind, EXAMPLE, limit=limit)
     rows = job.finalize(_sink(store, {"hv01": "ok"}, {"hv01": HV01}))
-    assert rows and {r.check_id for r in rows} == {"cmdb.drift"}
+    assert rows and {r.check_id for r in rows} == checks
+
+
+@pytest.mark.parametrize(("limit", "found"), [(None, True), ("hv01", False)])
+def test_a_full_inspection_sweeps_for_unrecorded_devices(
+    store: Store, tmp_path: Path, limit: str | None, found: bool
+) -> None:
+    """An address of the CMDB's discovery networks that answers without a record is a
+    ``cmdb.unrecorded`` warning every night; a limited run does not sweep."""
+    listener = socket.socket()
+    address = f"127.78.{random.randrange(256)}.{random.randrange(1, 254)}"
+    listener.bind((address, 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    root = Path(shutil.copytree(EXAMPLE, tmp_path / "example"))
+    with (root / "cmdb.yml").open("a", encoding="utf-8") as config_file:
+        config_file.write(f"discovery:\n  networks: [{address}/32]\n  ports: [{port}]\n")
+    try:
+        job = inspection.plan("inspect", root, limit=limit)
+        rows = job.finalize(_sink(store, {"hv01": "ok"}, {"hv01": HV01}))
+    finally:
+        listener.close()
+
+    unrecorded = [(r.host, r.status) for r in rows if r.check_id == "cmdb.unrecorded"]
+    assert unrecorded == ([(address, "warn")] if found else [])
+    assert job.swept is found
 
 
 def test_a_plain_inventory_adds_nothing(store: Store, tmp_path: Path) -> None:
