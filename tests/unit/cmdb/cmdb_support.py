@@ -49,3 +49,18 @@ def ansible_inventory(
         check=False,
         timeout=120,
     )
+
+
+def ansible_playbook(
+    source: Path | str, playbook: Path, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """``ansible-playbook -i SOURCE PLAYBOOK`` from the repository root."""
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(source), str(playbook)],
+        cwd=REPO,
+        env=ansible_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 from pathlib import Path
 from types import ModuleType
 
-from tests.unit.cmdb.cmdb_support import HERE, REPO, VENV_BIN, ansible_env, ansible_inventory
+from tests.unit.cmdb.cmdb_support import (
+    HERE,
+    REPO,
+    ansible_inventory,
+    ansible_playbook,
+)
 
 GOLDEN = HERE / "golden" / "example-list.json"
 
@@ -139,15 +143,7 @@ def test_vars_may_hold_templates_the_record_may_not(base: Path, tmp_path: Path) 
         '    - ansible.builtin.debug:\n        msg: "{{ ansible_user }}|{{ cmdb.description }}"\n',
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(base), str(playbook)],
-        cwd=REPO,
-        env=ansible_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result = ansible_playbook(base, playbook, tmp_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"msg": "admin|uses {{ secret_lookup }}"' in result.stdout
@@ -177,15 +173,7 @@ def test_uplinks_are_own_cables_and_those_other_network_gear_records(tmp_path: P
         "        msg: \"UPLINKS {{ inventory_hostname }} {{ inspect_ios_uplinks | join(',') }}\"\n",
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(REPO / "inventory" / "lab"), str(playbook)],
-        cwd=REPO,
-        env=ansible_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result = ansible_playbook(REPO / "inventory" / "lab", playbook, tmp_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "UPLINKS sw-lab01 GigabitEthernet0/1,GigabitEthernet0/2" in result.stdout
